@@ -1,0 +1,45 @@
+"""The one record type that crosses the parser boundary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+# Kinds, in the order a post is classified (first that applies wins).
+REPOST = "repost"
+REPLY = "reply"
+COMMUNITY = "community"
+QUOTE = "quote"
+ORIGINAL = "original"
+KINDS = (ORIGINAL, QUOTE, COMMUNITY, REPLY, REPOST)
+
+# Why a post read from an archive is not one of the owner's current posts at all.
+DELETED = "deleted"
+EDIT_SUPERSEDED = "edit_superseded"
+
+
+@dataclass(slots=True)
+class Post:
+    """One post as its owner wrote it.
+
+    ``text`` has t.co links replaced by the links they stand for, media links removed, HTML
+    entities unescaped, the full note text for long posts, and (for replies) the leading
+    ``@handle`` s the client adds taken off.  ``created_at`` is timezone-aware UTC.
+    ``dropped`` is set by the parser for posts that are in the archive but are not the
+    owner's current published posts (deleted, an earlier version of an edited post).
+    """
+
+    id: str
+    created_at: datetime
+    text: str
+    likes: int
+    reposts: int
+    kind: str = ORIGINAL
+    has_media: bool = False
+    has_link: bool = False
+    is_quote: bool = False
+    is_community: bool = False
+    lang: str = ""
+    source: str = ""
+    reply_to_id: str = ""
+    dropped: str = ""

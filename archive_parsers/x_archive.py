@@ -1,0 +1,366 @@
+"""The X (Twitter) data archive, every era: zip or unpacked folder.
+
+Only the post files, the manifest and the account file are ever opened; direct messages,
+e-mail, phone and IP logs in the same archive are never read.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+from archive_parsers.errors import ArchiveError
+from archive_parsers.jsfile import iter_items, read_object
+from archive_parsers.post import (
+    COMMUNITY,
+    DELETED,
+    EDIT_SUPERSEDED,
+    ORIGINAL,
+    QUOTE,
+    REPLY,
+    REPOST,
+    Post,
+)
+from archive_parsers.source import ArchiveSource, open_source
+from archive_parsers.x_text import (
+    is_quote_url,
+    note_text,
+    parse_x_time,
+    snowflake_ms,
+    tweet_text,
+)
+
+# File roles, by the manifest's dataTypes key and by file name (older and newer spellings).
+TWEETS, NOTES, COMMUNITY_POSTS, DELETED_POSTS = "tweets", "notes", "community", "deleted"
+_MANIFEST_KEYS = {
+    "tweets": TWEETS,
+    "tweet": TWEETS,
+    "noteTweet": NOTES,
+    "communityTweet": COMMUNITY_POSTS,
+    "deletedTweets": DELETED_POSTS,
+    "deletedTweet": DELETED_POSTS,
+}
+_FILE_PATTERNS = [
+    (re.compile(r"tweets?(?:-part\d+)?\.js"), TWEETS),
+    (re.compile(r"note-tweet(?:-part\d+)?\.js"), NOTES),
+    (re.compile(r"community-tweet(?:-part\d+)?\.js"), COMMUNITY_POSTS),
+    (re.compile(r"deleted-tweets?(?:-part\d+)?\.js"), DELETED_POSTS),
+]
+_ROLE_ORDER = {TWEETS: 0, COMMUNITY_POSTS: 1, DELETED_POSTS: 2, NOTES: 3}
+# A note's post is created a few to ~40 ms after the note; allow generous slack.
+_NOTE_MATCH_MS = 5000
+_ELLIPSIS_TAIL = re.compile(r"…\s*(?:https?://\S+)?\s*$")
+_URL = re.compile(r"https?://\S+")
+
+
+@dataclass
+class ArchiveData:
+    """What a parser hands on: the posts plus what is known about the archive."""
+
+    posts: list[Post]
+    input_type: str = "x-archive"
+    handle: str = ""
+    display_name: str = ""
+    generated_at: datetime | None = None
+    files: list[str] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)
+
+
+def _role(name: str) -> str | None:
+    base = PurePosixPath(name).name
+    for pattern, role in _FILE_PATTERNS:
+        if pattern.fullmatch(base):
+            return role
+    return None
+
+
+def _find_root(names: list[str]) -> str:
+    """The folder (inside the source) that plays the archive's root: holds data/ or, in 2019, the files."""
+    by_depth = sorted(names, key=lambda n: n.count("/"))
+    for n in by_depth:
+        p = PurePosixPath(n)
+        if p.name == "manifest.js" or _role(n) == TWEETS:
+            parent = p.parent
+            if parent.name == "data":
+                parent = parent.parent
+            return "" if str(parent) == "." else str(parent) + "/"
+    return ""
+
+
+class _XReader:
+    def __init__(self, source: ArchiveSource, on_bytes: Callable[[int], None] | None) -> None:
+        self.source = source
+        self.on_bytes = on_bytes
+        self.names = set(source.names())
+        self.root = _find_root(sorted(self.names))
+        self.counts: Counter = Counter()
+        if source.unsafe_names:
+            self.counts["members_ignored_unsafe_name"] = source.unsafe_names
+
+    def read_manifest(self) -> dict | None:
+        for cand in (self.root + "data/manifest.js", self.root + "manifest.js"):
+            if cand in self.names:
+                with self.source.open(cand) as fh:
+                    obj = read_object(fh, cand)
+                if not isinstance(obj, dict):
+                    raise ArchiveError(f"{cand} is not an archive manifest; is it damaged?")
+                return obj
+        return None
+
+    def read_account(self) -> dict:
+        for cand in (self.root + "data/account.js", self.root + "account.js"):
+            if cand in self.names:
+                with self.source.open(cand) as fh:
+                    obj = read_object(fh, cand)
+                try:
+                    acc = obj[0]["account"]
+                    return {
+                        "username": str(acc.get("username", "")),
+                        "displayName": str(acc.get("accountDisplayName", "")),
+                    }
+                except (KeyError, IndexError, TypeError, AttributeError):
+                    return {}
+        return {}
+
+    def post_files(self, manifest: dict | None) -> list[tuple[str, str]]:
+        files: dict[str, str] = {}
+        if manifest is not None:
+            types = manifest.get("dataTypes") or {}
+            for key, role in _MANIFEST_KEYS.items():
+                entry = types.get(key) or {}
+                for f in entry.get("files") or []:
+                    raw = str((f or {}).get("fileName", ""))
+                    if not raw:
+                        continue
+                    name = self.root + raw.lstrip("./")
+                    if name not in self.names:
+                        if int(str((f or {}).get("count", "1")) or 1) == 0:
+                            continue
+                        raise ArchiveError(
+                            f"the archive's manifest lists {raw} but the archive does not hold it; "
+                            "the download looks incomplete: download the archive again"
+                        )
+                    files[name] = role
+        for name in self.names:
+            rel = name[len(self.root) :] if name.startswith(self.root) else None
+            if rel is None or rel.count("/") > 1 or (rel.count("/") == 1 and not rel.startswith("data/")):
+                continue
+            role = _role(name)
+            if role is not None and name not in files:
+                files[name] = role
+        return sorted(files.items(), key=lambda kv: (_ROLE_ORDER[kv[1]], _part_key(kv[0])))
+
+    def items(self, name: str):
+        with self.source.open(name, self.on_bytes) as fh:
+            yield from iter_items(fh, name)
+
+
+def _part_key(name: str) -> tuple:
+    m = re.fullmatch(r"(.*?)(?:-part(\d+))?\.js", name)
+    return (m.group(1), int(m.group(2) or 0)) if m else (name, 0)
+
+
+def _unwrap(item, key: str) -> dict | None:
+    if not isinstance(item, dict):
+        return None
+    inner = item.get(key)
+    if isinstance(inner, dict):
+        return inner
+    return item if "id_str" in item or "id" in item or "noteTweetId" in item else None
+
+
+def _chain_head(t: dict) -> str | None:
+    info = t.get("edit_info")
+    if not isinstance(info, dict):
+        return None
+    edit = info.get("edit")
+    if isinstance(edit, dict) and edit.get("initialTweetId"):
+        return str(edit["initialTweetId"])
+    initial = info.get("initial")
+    if isinstance(initial, dict):
+        ids = initial.get("editTweetIds") or []
+        if len(ids) > 1:
+            return str(min(ids, key=int))
+    return None
+
+
+def tweet_to_post(t: dict, source: str, community: bool) -> Post:
+    """One item of tweets.js (or community-tweet.js) as a Post. Raises ValueError/KeyError/TypeError on a bad item."""
+    pid = str(t.get("id_str") or t.get("id") or "")
+    if not pid.isdigit():
+        raise ValueError("missing_id")
+    created = parse_x_time(str(t["created_at"]))
+    full = t.get("full_text")
+    if full is None:
+        full = t.get("text", "")
+    full = str(full)
+    entities = t.get("entities") or {}
+    urls = entities.get("urls") or []
+    media = entities.get("media") or (t.get("extended_entities") or {}).get("media") or []
+    reply_to = str(t.get("in_reply_to_status_id_str") or t.get("in_reply_to_status_id") or "")
+    is_reply = bool(reply_to or t.get("in_reply_to_user_id_str") or t.get("in_reply_to_user_id"))
+    is_repost = full.startswith("RT @")
+    is_quote = bool(t.get("quoted_status_id_str")) or any(
+        is_quote_url(str(u.get("expanded_url") or "")) for u in urls if isinstance(u, dict)
+    )
+    has_link = any(not is_quote_url(str(u.get("expanded_url") or "")) for u in urls if isinstance(u, dict))
+    if is_repost:
+        kind = REPOST
+    elif is_reply:
+        kind = REPLY
+    elif community:
+        kind = COMMUNITY
+    elif is_quote:
+        kind = QUOTE
+    else:
+        kind = ORIGINAL
+    return Post(
+        id=pid,
+        created_at=created,
+        text=tweet_text(full, urls, media, is_reply and not is_repost),
+        likes=int(t.get("favorite_count") or 0),
+        reposts=int(t.get("retweet_count") or 0),
+        kind=kind,
+        has_media=bool(media),
+        has_link=has_link,
+        is_quote=is_quote,
+        is_community=community,
+        lang=str(t.get("lang") or ""),
+        source=source,
+        reply_to_id=reply_to,
+    )
+
+
+def _norm_prefix(text: str) -> str:
+    return " ".join(_URL.sub(" ", text).replace("…", " ").split()).casefold()
+
+
+def _note_fits(post: Post, note: str) -> bool:
+    """Whether a post's cut text could be the start of this note."""
+    head = _norm_prefix(post.text)[:40]
+    return not head or _norm_prefix(note).startswith(head) or bool(_ELLIPSIS_TAIL.search(post.text))
+
+
+def read_x_archive(
+    path: Path, on_bytes: Callable[[int], None] | None = None, on_total: Callable[[int], None] | None = None
+) -> ArchiveData:
+    source = open_source(path)
+    try:
+        return _read(source, on_bytes, on_total)
+    finally:
+        source.close()
+
+
+def _read(source: ArchiveSource, on_bytes, on_total) -> ArchiveData:
+    reader = _XReader(source, on_bytes)
+    counts = reader.counts
+    manifest = reader.read_manifest()
+    files = reader.post_files(manifest)
+    if not any(role in (TWEETS, COMMUNITY_POSTS) for _, role in files):
+        raise ArchiveError(
+            f"no post files (data/tweets.js or tweet.js) in {source.label}; is this the X archive zip or its unpacked folder?"
+        )
+    if on_total is not None:
+        on_total(sum(source.size(n) for n, _ in files))
+
+    handle = display = ""
+    generated_at = None
+    if manifest is not None:
+        user = manifest.get("userInfo") or {}
+        handle, display = str(user.get("userName") or ""), str(user.get("displayName") or "")
+        gen = (manifest.get("archiveInfo") or {}).get("generationDate")
+        if gen:
+            try:
+                generated_at = parse_x_time(str(gen))
+            except ValueError:
+                counts["manifest_bad_generation_date"] += 1
+    else:
+        acc = reader.read_account()
+        handle, display = acc.get("username", ""), acc.get("displayName", "")
+
+    posts: dict[str, Post] = {}
+    notes: list[tuple[int, str]] = []
+    chains: dict[str, list[str]] = {}
+    for name, role in files:
+        counts["files_read"] += 1
+        for item in reader.items(name):
+            counts["items_read"] += 1
+            if role == NOTES:
+                note = _unwrap(item, "noteTweet")
+                try:
+                    core = note["core"]
+                    notes.append((int(note["noteTweetId"]), note_text(str(core["text"]), core.get("urls") or [])))
+                except (KeyError, TypeError, ValueError):
+                    counts["skipped_bad_note"] += 1
+                continue
+            t = _unwrap(item, "tweet")
+            if t is None:
+                counts["skipped_bad_item"] += 1
+                continue
+            try:
+                post = tweet_to_post(t, name, community=role == COMMUNITY_POSTS)
+            except (KeyError, ValueError, TypeError, AttributeError, IndexError, OverflowError):
+                counts["skipped_bad_item"] += 1
+                continue
+            if role == DELETED_POSTS:
+                # Not the owner's published voice any more: keep the row, never the text.
+                counts["deleted_posts"] += 1
+                post = posts.setdefault(post.id, post)
+                post.dropped, post.text = DELETED, ""
+                continue
+            if post.id in posts:
+                counts["duplicate_ids"] += 1
+                continue
+            posts[post.id] = post
+            head = _chain_head(t)
+            if head is not None:
+                chains.setdefault(head, []).append(post.id)
+
+    # Edits: one post per chain, the last version (it carries the engagement).
+    for head, ids in chains.items():
+        members = set(ids)
+        if head in posts:
+            members.add(head)
+        if len(members) < 2:
+            continue
+        last = max(members, key=int)
+        for pid in members:
+            if pid != last:
+                posts[pid].dropped = EDIT_SUPERSEDED
+                counts["edit_versions_superseded"] += 1
+
+    # Long posts: the note's post is the one with the next higher id, created within seconds.
+    if notes:
+        order = sorted(posts, key=int)
+        keys = [int(p) for p in order]
+        taken: set[str] = set()
+        for note_id, text in sorted(notes):
+            i = bisect.bisect_right(keys, note_id)
+            matched = False
+            while i < len(keys) and snowflake_ms(keys[i]) - snowflake_ms(note_id) <= _NOTE_MATCH_MS:
+                post = posts[order[i]]
+                if order[i] not in taken and post.kind != REPOST and _note_fits(post, text):
+                    if post.dropped != DELETED:
+                        post.text = text
+                    post.has_link = post.has_link or bool(_URL.search(text))
+                    taken.add(order[i])
+                    matched = True
+                    break
+                i += 1
+            counts["notes_matched" if matched else "notes_unmatched"] += 1
+
+    if not posts:
+        raise ArchiveError(f"{source.label} holds no posts; nothing to build a dataset from")
+    return ArchiveData(
+        posts=list(posts.values()),
+        handle=handle,
+        display_name=display,
+        generated_at=generated_at,
+        files=[n for n, _ in files],
+        counts=counts,
+    )

@@ -1,0 +1,121 @@
+"""The dataset card: a README.md a person can read next to the data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_REASON_TEXT = {
+    "deleted": "deleted by the owner (listed in deleted-tweets.js; text not kept)",
+    "edit_superseded": "an earlier version of an edited post (the final version is kept)",
+    "repost": "a repost (`RT @…`): someone else's words",
+    "reply": "a reply (pass --include-replies to keep replies)",
+    "too_recent": "too recent: its likes and reposts were still coming in when the archive was made (--min-age)",
+    "empty_text": "no text left after the link policy (e.g. only a link or a picture)",
+}
+
+
+def _table(rows: list[tuple], header: tuple) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _quant_row(name: str, q: dict) -> tuple:
+    return (name, *(q.get(k, "–") for k in ("min", "p25", "median", "p75", "p90", "max", "mean")))
+
+
+def write_card(path: Path, stats: dict) -> None:
+    c, s, d = stats["counts"], stats["settings"], stats["distributions"]
+    handle = stats["input"]["handle"] or "(unknown)"
+    left = c["left_out"]
+    years = sorted(set(d["years_eligible"]) | set(d["years_sft"]))
+    quant_header = ("", "min", "p25", "median", "p75", "p90", "max", "mean")
+    parts = [
+        f"# Dataset card: posts of @{handle}",
+        "",
+        f"Built by engage {stats['version']} on {stats['built_at']} from `{Path(stats['input']['path']).name}` "
+        f"({stats['input']['type']}). Engagement counts are a snapshot as of **{stats['as_of']}** "
+        f"(from the {stats['as_of_source']}).",
+        "",
+        "Every row is one of the owner's own posts. Scores are "
+        f"`{s['like_weight']:g} × likes + {s['repost_weight']:g} × reposts`.",
+        "",
+        "## What was kept",
+        "",
+        _table(
+            [
+                ("posts read", c["posts_read"]),
+                ("eligible (train / test)", f"{c['eligible']} ({c['eligible_train']} / {c['eligible_test']})"),
+                ("SFT rows (train / test)", f"{c['sft']['train']} / {c['sft']['test']}"),
+                ("DPO pairs (train / test)", f"{c['dpo']['train']} / {c['dpo']['test']}"),
+                ("posts in at least one pair", d["posts_in_pairs"]),
+            ],
+            ("", "count"),
+        ),
+        "",
+        "Posts by kind: " + ", ".join(f"{k} {v}" for k, v in c["by_kind"].items()) + ".",
+        "",
+        "## Why posts were left out",
+        "",
+        _table([(k, v, _REASON_TEXT.get(k, "")) for k, v in left.items()], ("reason", "posts", "meaning"))
+        if left
+        else "No post was left out.",
+        "",
+    ]
+    parse = {
+        k: v
+        for k, v in c["parse"].items()
+        if k.startswith(("skipped", "notes", "edit", "duplicate", "members", "deleted"))
+    }
+    if parse:
+        parts += ["Reading the archive: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in parse.items()) + ".", ""]
+    parts += [
+        "## Scores",
+        "",
+        _table(
+            [_quant_row("eligible posts", d["score_eligible"]), _quant_row("SFT set", d["score_sft"])], quant_header
+        ),
+        "",
+        "## Years",
+        "",
+        f"SFT ranks posts by **{s['rank']}** score"
+        + (
+            f" (score against the owner's median within {s['baseline_window']} either side, so audience growth does not "
+            "make the set all-recent)."
+            if s["rank"] == "relative"
+            else "; if the audience grew a lot, the set leans to recent years (try --rank relative)."
+        ),
+        "",
+        _table(
+            [(y, d["years_eligible"].get(y, 0), d["years_sft"].get(y, 0)) for y in years], ("year", "eligible", "SFT")
+        ),
+        "",
+        "## DPO pairs",
+        "",
+        f"Two eligible posts made within {s['window']} of each other, in the same split, the higher score chosen, "
+        f"only when (chosen + 1) / (rejected + 1) ≥ {s['min_ratio']:g}"
+        + (" after taking out the owner's hour-of-day effect" if s["pair_adjust"] == "hour" else "")
+        + (f", alike in {', '.join(s['pair_match'])}" if s["pair_match"] else "")
+        + f"; each post in at most {s['max_pairs_per_post']} pairs, nearest in time first.",
+        "",
+        _table(
+            [_quant_row("seconds apart", d["pair_seconds_apart"]), _quant_row("score ratio", d["pair_score_ratio"])],
+            quant_header,
+        ),
+        "",
+        "## Split and format",
+        "",
+        f"Test set: eligible posts made from {stats['test_from'] or '(no test set)'} on (the newest "
+        f"{s['test_fraction']:g}); no post is in both train and test. Format `{s['format']}`, links `{s['links']}`. "
+        f"Prompt: `{stats['prompt'].strip()}`",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        'sft = load_dataset("json", data_files={"train": "sft/train.jsonl", "test": "sft/test.jsonl"})',
+        'dpo = load_dataset("json", data_files={"train": "dpo/train.jsonl", "test": "dpo/test.jsonl"})',
+        "```",
+        "",
+        "Every post, kept or not, with its score and reason is in `posts.parquet`; every setting is in `stats.json`.",
+        "",
+    ]
+    path.write_text("\n".join(parts), encoding="utf-8")

@@ -1,0 +1,259 @@
+"""The ``engage`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from archive_parsers import ArchiveError
+from engage import __version__
+from engage.durations import parse_duration
+from engage.errors import UserError
+from engage.formats import DEFAULT_LINK_PLACEHOLDER, DEFAULT_PROMPT, FORMATS, LINK_POLICIES
+from engage.pairing import ADJUSTMENTS, MATCH_FIELDS, PairRule
+from engage.selection import RANKS
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one line, with where to look for help."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _duration(text: str):
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; write a fraction like 0.1") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1; write a fraction like 0.1")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date; write ISO 8601 like 2024-11-16 or 2024-11-16T11:33:22Z"
+        ) from None
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+def _match(text: str) -> tuple[str, ...]:
+    if text.strip().lower() in ("", "none"):
+        return ()
+    fields = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    bad = [f for f in fields if f not in MATCH_FIELDS]
+    if bad:
+        raise argparse.ArgumentTypeError(
+            f"{bad[0]!r} cannot be matched; use a comma list of {', '.join(MATCH_FIELDS)}, or none"
+        )
+    return fields
+
+
+BUILD_HELP = """\
+Read an X archive (the zip X sends you, or its unpacked folder) or a post table (.csv, .jsonl,
+.parquet with id, created_at, text, likes, reposts) and write datasets TRL loads as they are:
+
+  OUT/sft/{train,test}.jsonl   prompt, completion: the top posts by score
+  OUT/dpo/{train,test}.jsonl   prompt, chosen, rejected: pairs of posts made close in time
+  OUT/posts.parquet            every post read, its score, and why it was left out if it was
+  OUT/stats.json, README.md    every count and setting; a dataset card to read
+
+score = like-weight x likes + repost-weight x reposts. Reposts are never the owner's words;
+replies are left out unless --include-replies; posts younger than --min-age when the archive
+was made are left out (their counts were still growing). Pairs compare posts made within
+--window of each other: same audience size, about the same time of day, so a clear difference
+in score is mostly about the words.
+"""
+
+
+def _add_build(sub) -> None:
+    d = PairRule()
+    p = sub.add_parser(
+        "build-dataset",
+        help="turn an archive into SFT and DPO datasets",
+        description=BUILD_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("archive", type=Path, help="X archive .zip or folder, or a .csv/.jsonl/.parquet post table")
+    p.add_argument("--out", type=Path, required=True, help="output folder (must not exist unless --force)")
+    p.add_argument("--force", action="store_true", help="replace --out if it is a dataset folder engage wrote")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    g = p.add_argument_group("scoring and eligibility")
+    g.add_argument("--like-weight", type=_number, default=1.0, help="score per like (default 1)")
+    g.add_argument("--repost-weight", type=_number, default=3.0, help="score per repost (default 3)")
+    g.add_argument("--include-replies", action="store_true", help="keep replies (leading @handles removed)")
+    g.add_argument("--min-age", type=_duration, default=parse_duration("7d"),
+                   help="leave out posts younger than this when the archive was made (default 7d)")  # fmt: skip
+    g.add_argument("--as-of", type=_timestamp, default=None,
+                   help="when the counts were taken (default: the archive's generationDate, else the newest post)")  # fmt: skip
+    g = p.add_argument_group("SFT set")
+    g.add_argument(
+        "--top-fraction", type=_fraction, default=0.1, help="share of eligible posts kept, best first (default 0.1)"
+    )
+    g.add_argument("--rank", choices=RANKS, default="absolute",
+                   help="absolute: by score; relative: by score against the owner's median score around the same "
+                        "time, so audience growth does not make the set all-recent (default absolute)")  # fmt: skip
+    g.add_argument("--baseline-window", type=_duration, default=parse_duration("30d"),
+                   help="the 'around the same time' for --rank relative and --adjust hour: posts within this, "
+                        "either side (default 30d)")  # fmt: skip
+    g = p.add_argument_group("DPO pairs")
+    g.add_argument("--window", type=_duration, default=d.window,
+                   help="pair posts made at most this far apart, e.g. 90m, 6h, 2d (default 3h)")  # fmt: skip
+    g.add_argument("--min-ratio", type=_number, default=d.min_ratio,
+                   help="pair only when (chosen + 1) / (rejected + 1) is at least this (default 2)")  # fmt: skip
+    g.add_argument("--max-pairs-per-post", type=_count, default=d.max_pairs_per_post,
+                   help="a post joins at most this many pairs, nearest in time first (default 5)")  # fmt: skip
+    g.add_argument("--match", type=_match, default=d.match,
+                   help="pair only posts alike in these, so a picture or a link does not explain the difference: "
+                        f"comma list of {', '.join(MATCH_FIELDS)}, or none (default media,link,quote)")  # fmt: skip
+    g.add_argument("--adjust", choices=ADJUSTMENTS, default=d.adjust,
+                   help="hour: compare scores after taking out the owner's typical hour-of-day effect (a 4 a.m. "
+                        "post meets a sleeping audience); none: compare raw scores (default hour)")  # fmt: skip
+    g = p.add_argument_group("split and format")
+    g.add_argument("--test-fraction", type=_fraction, default=0.1,
+                   help="the newest share of eligible posts is the test set (default 0.1)")  # fmt: skip
+    g.add_argument("--format", choices=FORMATS, default="text",
+                   help="text: TRL prompt/completion and prompt/chosen/rejected strings; chat: conversational messages")  # fmt: skip
+    g.add_argument("--links", choices=LINK_POLICIES, default="strip",
+                   help="strip: no URL in training text (default); placeholder: each URL becomes --link-placeholder; keep")  # fmt: skip
+    g.add_argument("--link-placeholder", default=DEFAULT_LINK_PLACEHOLDER, help=f"default {DEFAULT_LINK_PLACEHOLDER}")
+    g.add_argument("--prompt", default=DEFAULT_PROMPT,
+                   help="prompt template; may use {handle} and {display_name} (default: %(default)r)")  # fmt: skip
+    g.add_argument("--handle", default=None, help="account handle for the prompt (default: from the archive)")
+    p.set_defaults(run=_run_build)
+
+
+def _run_build(args) -> int:
+    from engage.build import BuildSettings, build_dataset
+    from engage.progress import Progress
+
+    settings = BuildSettings(
+        like_weight=args.like_weight,
+        repost_weight=args.repost_weight,
+        include_replies=args.include_replies,
+        min_age=args.min_age,
+        as_of=args.as_of,
+        top_fraction=args.top_fraction,
+        rank=args.rank,
+        baseline_window=args.baseline_window,
+        pairs=PairRule(args.window, args.min_ratio, args.max_pairs_per_post, args.match, args.adjust),
+        test_fraction=args.test_fraction,
+        format=args.format,
+        links=args.links,
+        link_placeholder=args.link_placeholder,
+        prompt=args.prompt,
+        handle=args.handle,
+    )
+    build_dataset(args.archive, args.out, settings, force=args.force, progress=Progress(args.quiet))
+    return 0
+
+
+def _add_sample(sub) -> None:
+    p = sub.add_parser(
+        "sample-archive",
+        help="write a synthetic X archive for demos and tests",
+        description="Write a synthetic X archive with the real format's quirks (parts, long posts, edits, "
+        "reposts, replies, quotes, media, HTML escapes). Engagement follows the words, audience growth "
+        "and time of day. The same seed gives the same archive.",
+    )
+    p.add_argument("out", type=Path, help="the .zip to write")
+    p.add_argument("--posts", type=_count, default=2000, help="how many posts (default 2000)")
+    p.add_argument("--seed", type=_count, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--era", choices=("2019", "2021", "2024"), default="2024", help="archive layout by year (default 2024)"
+    )
+    p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    p.set_defaults(run=_run_sample)
+
+
+def _run_sample(args) -> int:
+    import os
+
+    from engage.sample_archive import write_sample_archive
+
+    if args.posts < 1:
+        raise UserError("--posts must be at least 1")
+    if args.out.exists() and not args.force:
+        raise UserError(f"{args.out} already exists; pass --force to overwrite it")
+    if args.out.is_dir():
+        raise UserError(f"{args.out} is a folder; name the .zip file to write")
+    tmp = args.out.with_name(f".{args.out.name}.partial")
+    try:
+        write_sample_archive(tmp, posts=args.posts, seed=args.seed, era=args.era)
+        os.replace(tmp, args.out)
+    except OSError as exc:
+        raise UserError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    print(f"engage: wrote {args.out} ({args.posts} posts, seed {args.seed})", file=sys.stderr)
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="engage", description="Fine-tune a model on your own posts; you approve every post it writes."
+    )
+    parser.add_argument("--version", action="version", version=f"engage {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_build(sub)
+    _add_sample(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.run(args)
+    except (UserError, ArchiveError) as exc:
+        print(f"engage {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"engage {args.command}: interrupted; nothing was left half-written", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print(
+            f"engage {args.command}: error: out of memory; close other programs or use a machine with more memory",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Progress on stderr for long steps; silent with --quiet."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+
+
+class Progress:
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            print(f"engage: {message}", file=sys.stderr, flush=True)
+
+    @contextmanager
+    def bar(self, desc: str, unit: str = "B"):
+        """A bar whose total may be set later: yields (set_total, advance)."""
+        if self.quiet:
+            yield (lambda total: None), (lambda n: None)
+            return
+        from tqdm import tqdm
+
+        with tqdm(
+            desc=desc, unit=unit, unit_scale=True, unit_divisor=1024, file=sys.stderr, leave=False, mininterval=0.5
+        ) as bar:
+
+            def set_total(total: int) -> None:
+                bar.total = total
+                bar.refresh()
+
+            yield set_total, bar.update

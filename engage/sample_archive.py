@@ -1,0 +1,469 @@
+"""``engage sample-archive``: a synthetic X archive with the real format's quirks.
+
+Engagement depends on the words (each phrase has a hidden effect), on the audience, which
+grows over the years, on the hour of day and day of week, and on pictures and links, as on a
+real account. The hidden word quality of every post is returned so that tests and benchmarks
+can check how well the DPO pairs pick the better-worded post.
+
+Eras: ``2019`` (bare items in ``tweet.js`` at the zip root, no manifest), ``2021``
+(``{"tweet": …}`` items in ``data/tweet.js``), ``2024`` (``data/tweets.js`` plus
+``tweets-partN.js`` parts, long posts in ``note-tweet.js``, edits, community posts).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+
+from archive_parsers.x_text import SNOWFLAKE_EPOCH_MS
+
+ERAS = ("2019", "2021", "2024")
+_GENERATED = {"2019": datetime(2019, 6, 3, 9, 12, 5, tzinfo=timezone.utc),
+              "2021": datetime(2021, 9, 20, 17, 40, 11, tzinfo=timezone.utc),
+              "2024": datetime(2024, 11, 16, 11, 33, 22, 222000, tzinfo=timezone.utc)}  # fmt: skip
+SPAN_DAYS = 4 * 365
+
+# Phrases and their hidden effect on engagement (log scale).
+OPENERS = [
+    ("", 0.0),
+    ("Hot take:", 0.35),
+    ("TIL", 0.25),
+    ("Honestly,", 0.0),
+    ("Quick tip:", 0.45),
+    ("Meh.", -0.5),
+    ("Not sure anyone cares, but", -0.45),
+    ("Unpopular opinion:", 0.3),
+    ("Ok so", -0.1),
+]
+TOPICS = [
+    ("data pipelines", 0.1),
+    ("unit tests", 0.0),
+    ("Rust", 0.3),
+    ("coffee", -0.2),
+    ("CI", 0.05),
+    ("regex", 0.2),
+    ("meetings", -0.3),
+    ("SQL", 0.15),
+    ("Python packaging", 0.25),
+    ("my commute", -0.5),
+    ("code review", 0.1),
+    ("the weather", -0.45),
+    ("open source", 0.3),
+    ("spreadsheets", -0.1),
+]
+CLAIMS = [
+    ("is underrated", 0.3),
+    ("is overrated", 0.2),
+    ("is fine I guess", -0.4),
+    ("is the whole job", 0.25),
+    ("is harder than it looks", 0.15),
+    ("is boring", -0.35),
+    ("deserves a better name", 0.05),
+    ("saved my week", 0.35),
+    ("happened again", -0.2),
+]
+EXTRAS = [
+    ("", 0.0),
+    ("I measured it: 3x faster.", 0.4),
+    ("It works on my machine.", -0.1),
+    ("Here's the 5-line version.", 0.35),
+    ("Long day.", -0.35),
+    ("Numbers > opinions.", 0.2),
+    ("I'll write it up properly soon.", -0.15),
+    ("Changed my mind on this twice.", 0.1),
+]
+CLOSERS = [("", 0.0), ("What do you think?", 0.3), ("🚀", 0.1), ("Anyway.", -0.3), ("& that's the point.", 0.1),
+           ("<3 to everyone who asked", 0.05), ("Details below 👇", 0.2), ("😅", -0.05)]  # fmt: skip
+FRIENDS = ["ada_l", "grace_h", "linus_t", "guido_vr", "barbara_l", "ken_t"]
+LANGS = ["en"] * 30 + ["und", "qme", "zxx", "de", "fr"]
+
+
+@dataclass
+class SampleTruth:
+    """What the generator knows and the archive does not say."""
+
+    quality: dict[str, float] = field(default_factory=dict)  # hidden word effect, per post id
+    kind: dict[str, str] = field(default_factory=dict)  # what each written id is meant to be
+    generated_at: datetime | None = None
+    handle: str = "sample_owner"
+
+
+def _snowflake(dt: datetime, seq: int) -> int:
+    ms = int(dt.timestamp() * 1000) - SNOWFLAKE_EPOCH_MS
+    return (ms << 22) | (seq & 0x3FFFFF)
+
+
+def _x_time(dt: datetime) -> str:
+    return dt.strftime("%a %b %d %H:%M:%S +0000 %Y")
+
+
+class _Gen:
+    def __init__(self, n: int, seed: int, era: str, handle: str) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.n, self.era, self.handle = n, era, handle
+        self.generated = _GENERATED[era]
+        self.seq = 0
+        self.truth = SampleTruth(generated_at=self.generated, handle=handle)
+        self.tweets: list[dict] = []
+        self.community: list[dict] = []
+        self.deleted: list[dict] = []
+        self.notes: list[dict] = []
+        self.media_files: list[str] = []
+
+    def pick(self, options):
+        return options[int(self.rng.integers(len(options)))]
+
+    def next_id(self, dt: datetime) -> str:
+        self.seq += 1
+        return str(_snowflake(dt, self.seq * 7 + 3))
+
+    def words(self) -> tuple[str, float]:
+        parts = [self.pick(OPENERS), self.pick(TOPICS), self.pick(CLAIMS), self.pick(EXTRAS), self.pick(CLOSERS)]
+        topic = parts[1][0]
+        sentence = f"{parts[0][0]} {topic} {parts[2][0]}.".strip()
+        sentence = sentence[0].upper() + sentence[1:] if parts[0][0] == "" else sentence
+        if self.rng.random() < 0.3:
+            sentence += f" Day {int(self.rng.integers(1, 400))}."
+        text = " ".join(p for p in (sentence, parts[3][0], parts[4][0]) if p)
+        return text, float(sum(w for _, w in parts))
+
+    def times(self) -> list[datetime]:
+        """Post times in sessions of 1-5 posts; the owner posts mostly in the day, sometimes at night."""
+        owner_hours = np.array(
+            [1, 0.6, 0.4, 0.5, 0.6, 0.5, 1, 2, 3, 4, 4, 4, 4, 4, 4, 4, 4, 3.5, 3, 3, 2.5, 2, 1.5, 1.2]
+        )
+        owner_hours = owner_hours / owner_hours.sum()
+        start = self.generated - timedelta(days=SPAN_DAYS)
+        out: list[datetime] = []
+        while len(out) < self.n:
+            # later years have more posts (the owner got more active as the account grew)
+            day = SPAN_DAYS * math.sqrt(self.rng.random())
+            hour = int(self.rng.choice(24, p=owner_hours))
+            t = start + timedelta(days=int(day), hours=hour, minutes=float(self.rng.uniform(0, 60)))
+            for _ in range(int(self.rng.integers(1, 6))):
+                if t < self.generated - timedelta(minutes=5):
+                    out.append(t)
+                t += timedelta(minutes=float(self.rng.exponential(25)) + 1)
+        out = sorted(out[: self.n])
+        return out
+
+    def engagement(self, dt: datetime, quality: float, media: bool, link: bool, quote: bool) -> tuple[int, int]:
+        years = (dt - (self.generated - timedelta(days=SPAN_DAYS))).days / 365
+        followers = 300 * math.exp(0.85 * years)  # ~30x growth over four years
+        hour = dt.hour + dt.minute / 60
+        audience = 0.25 + 0.75 * math.exp(-(((hour - 16) / 4.5) ** 2) / 2) * 1.3  # asleep at 4 a.m. UTC
+        weekday = 0.85 if dt.weekday() >= 5 else 1.0
+        factor = (1.6 if media else 1.0) * (0.7 if link else 1.0) * (0.9 if quote else 1.0)
+        age_days = (self.generated - dt).total_seconds() / 86400
+        settled = 1 - math.exp(-age_days / 1.5)  # counts still coming in for recent posts
+        mu = 0.01 * followers * audience * weekday * factor * math.exp(1.2 * quality) * settled
+        mu = float(self.rng.gamma(4.0, mu / 4.0)) if mu > 0 else 0.0
+        likes = int(self.rng.poisson(mu))
+        reposts = int(self.rng.poisson(mu * 0.12 * math.exp(0.5 * quality)))
+        return likes, reposts
+
+    def escaped_with_links(self, pieces: list) -> tuple[str, list[dict], list[dict]]:
+        """pieces: str (plain text) or ("url"|"media", short, expanded). Returns escaped text and entities."""
+        text, urls, media = "", [], []
+        for piece in pieces:
+            if isinstance(piece, str):
+                text += html.escape(piece, quote=False)
+                continue
+            kind, short, expanded = piece
+            a = len(text)
+            text += short
+            ent = {"url": short, "expanded_url": expanded, "display_url": expanded.split("//", 1)[-1][:26],
+                   "indices": [str(a), str(len(text))]}  # fmt: skip
+            if kind == "media":
+                ent.update(id_str=str(int(self.rng.integers(10**17, 10**18))), type="photo",
+                           media_url_https=f"https://pbs.twimg.com/media/{short[-8:]}.jpg")  # fmt: skip
+                media.append(ent)
+            else:
+                urls.append(ent)
+        return text, urls, media
+
+    def tco(self) -> str:
+        return "https://t.co/" + "".join(
+            self.pick("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(10)
+        )
+
+    def item(self, pid: str, dt: datetime, full_text: str, urls, media, likes: int, reposts: int, **extra) -> dict:
+        t = {
+            "retweeted": False,
+            "source": '<a href="https://mobile.twitter.com" rel="nofollow">Twitter Web App</a>',
+            "entities": {"hashtags": [], "symbols": [], "user_mentions": [], "urls": urls},
+            "display_text_range": ["0", str(len(full_text))],
+            "favorite_count": str(likes),
+            "id_str": pid,
+            "truncated": False,
+            "retweet_count": str(reposts),
+            "id": pid,
+            "possibly_sensitive": False,
+            "created_at": _x_time(dt),
+            "favorited": False,
+            "full_text": full_text,
+            "lang": self.pick(LANGS) if not media else "en",
+        }
+        if media:
+            t["entities"]["media"] = media
+            t["extended_entities"] = {"media": media}
+        if self.era == "2024":
+            t["edit_info"] = {"initial": {"editTweetIds": [pid], "editableUntil": _x_iso(dt + timedelta(hours=1)),
+                                          "editsRemaining": "5", "isEditEligible": True}}  # fmt: skip
+        t.update(extra)
+        return t
+
+    def build(self) -> None:
+        for dt in self.times():
+            r = self.rng.random()
+            modern = self.era == "2024"
+            if r < 0.08:
+                self.repost(dt)
+            elif r < 0.22:
+                self.post(dt, reply=True)
+            elif modern and r < 0.25:
+                self.post(dt, long=True)
+            elif modern and r < 0.27:
+                self.edited(dt)
+            elif r < 0.29 and self.era != "2019":
+                self.post(dt, community=True)
+            elif r < 0.30:
+                self.post(dt, deleted=True)
+            else:
+                self.post(dt)
+
+    def post(self, dt, reply=False, long=False, community=False, deleted=False, text=None, quality=None,
+             pid=None, counts=None, extra=None) -> dict:  # fmt: skip
+        if text is None:
+            text, quality = self.words()
+            if long:
+                more = [self.words() for _ in range(4)]
+                text = " ".join([text] + [m[0] for m in more])
+                quality = quality + 0.5 * float(np.mean([m[1] for m in more]))
+        pid = pid or self.next_id(dt)
+        r = self.rng.random()
+        media = r < 0.2
+        link = 0.2 <= r < 0.32
+        quote = 0.32 <= r < 0.37 and not long
+        pieces: list = []
+        mention = ""
+        if reply:
+            mention = f"@{self.pick(FRIENDS)} "
+            if self.rng.random() < 0.3:
+                mention += f"@{self.pick(FRIENDS)} "
+            pieces.append(mention)
+        visible = text
+        if long:  # tweets.js holds a cut text ending in "…"
+            visible = text[: 270 - len(mention)].rstrip() + "…"
+        if link:
+            cut = visible.find(". ")
+            head, tail = (visible[: cut + 2], visible[cut + 2 :]) if cut > 0 else (visible + " ", "")
+            if self.rng.random() < 0.5:
+                head += "👉 "  # an emoji before the link: indices count code points
+            pieces += [head, ("url", self.tco(), f"https://example.org/post/{int(self.rng.integers(1, 999))}?a=1&b=2")]
+            if tail:
+                pieces += [" " + tail]
+        else:
+            pieces.append(visible)
+        if quote:
+            pieces += [
+                " ",
+                (
+                    "url",
+                    self.tco(),
+                    f"https://{self.pick(['twitter', 'x'])}.com/{self.pick(FRIENDS)}/status/{int(self.rng.integers(10**17, 2**62))}",
+                ),
+            ]
+        if media:
+            key = int(self.rng.integers(10**17, 10**18))
+            pieces += [" ", ("media", self.tco(), f"https://twitter.com/{self.handle}/status/{pid}/photo/1")]
+            self.media_files.append(f"{pid}-{key}.jpg")
+        full, urls, media_ents = self.escaped_with_links(pieces)
+        likes, reposts = counts if counts is not None else self.engagement(dt, quality, media, link, quote)
+        extra = dict(extra or {})
+        if reply:
+            parent = str(_snowflake(dt - timedelta(minutes=30), 11))
+            if self.rng.random() < 0.15:  # an old mention-style reply: only the user id
+                extra["in_reply_to_user_id"] = extra["in_reply_to_user_id_str"] = str(
+                    int(self.rng.integers(10**6, 10**9))
+                )
+            else:
+                extra.update(in_reply_to_status_id_str=parent, in_reply_to_status_id=parent,
+                             in_reply_to_user_id_str="1234", in_reply_to_user_id="1234")  # fmt: skip
+                if self.rng.random() < 0.8:
+                    extra["in_reply_to_screen_name"] = mention.split()[0][1:]
+        if community:
+            extra["community_id"] = "1500000000000000001"
+            extra["community_id_str"] = "1500000000000000001"
+        item = self.item(pid, dt, full, urls, media_ents, likes, reposts, **extra)
+        kind = "reply" if reply else "community" if community else "quote" if quote else "original"
+        if deleted:
+            item["deleted_at"] = _x_time(dt + timedelta(days=1))
+            self.deleted.append(item)
+            kind = "deleted"
+        elif community:
+            self.community.append(item)
+        else:
+            self.tweets.append(item)
+        self.truth.kind[pid] = kind
+        self.truth.quality[pid] = float(quality)
+        if long:
+            note_id = str(int(pid) - (int(self.rng.integers(5, 40)) << 22) - 1)
+            self.notes.append({"noteTweet": {
+                "noteTweetId": note_id, "updatedAt": _x_iso(dt), "createdAt": _x_iso(dt),
+                "lifecycle": {"value": "1", "name": "Active", "originalName": "Active", "annotations": {}},
+                "core": {"styletags": [], "text": text, "urls": [], "mentions": [], "hashtags": [], "cashtags": []}}})  # fmt: skip
+            self.truth.kind[pid] = "long"
+        return item
+
+    def repost(self, dt) -> None:
+        other, _ = self.words()
+        text = f"RT @{self.pick(FRIENDS)}: {other} {other}"
+        text = text[:139] + "…" if len(text) > 140 else text
+        pid = self.next_id(dt)
+        self.tweets.append(self.item(pid, dt, html.escape(text, quote=False), [], [], 0, 0))
+        self.truth.kind[pid] = "repost"
+
+    def edited(self, dt) -> None:
+        text, quality = self.words()
+        versions = int(self.rng.integers(2, 4))
+        times = [dt + timedelta(minutes=3 * k) for k in range(versions)]
+        ids = [self.next_id(t) for t in times]
+        final_counts = self.engagement(dt, quality, False, False, False)
+        for k, (t, pid) in enumerate(zip(times, ids)):
+            last = k == versions - 1
+            body = text if last else text.replace(".", "", 1) + " (typo)"
+            item = self.post(t, text=body, quality=quality, pid=pid, counts=final_counts if last else (0, 0))
+            if k == 0:
+                item["edit_info"] = {"initial": {"editTweetIds": ids, "editableUntil": _x_iso(dt + timedelta(hours=1)),
+                                                 "editsRemaining": str(5 - versions + 1), "isEditEligible": True}}  # fmt: skip
+            else:
+                item["edit_info"] = {"edit": {"initialTweetId": ids[0], "editControlInitial": {
+                    "editTweetIds": ids, "editableUntil": _x_iso(dt + timedelta(hours=1)),
+                    "editsRemaining": "0", "isEditEligible": True}}}  # fmt: skip
+            self.truth.kind[pid] = "edit_final" if last else "edit_superseded"
+
+
+def _x_iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def _js(global_name: str, items, ensure_ascii: bool) -> bytes:
+    if not items:
+        return f"window.{global_name} = [ ]".encode()
+    body = json.dumps(items, indent=2, separators=(",", " : "), ensure_ascii=ensure_ascii)
+    return f"window.{global_name} = {body}".encode()
+
+
+def write_sample_archive(
+    out: Path, posts: int = 2000, seed: int = 0, era: str = "2024", folder: bool = False,
+    posts_per_part: int | None = None, handle: str = "sample_owner",
+) -> SampleTruth:  # fmt: skip
+    """Write a synthetic archive to ``out`` (a .zip, or a folder with ``folder=True``)."""
+    if era not in ERAS:
+        raise ValueError(f"era must be one of {ERAS}")
+    gen = _Gen(posts, seed, era, handle)
+    gen.build()
+    order = gen.rng.permutation(len(gen.tweets))  # file order is not chronological
+    tweets = [gen.tweets[i] for i in order]
+    files: dict[str, bytes] = {}
+    modern, bare = era == "2024", era == "2019"
+    data = "" if bare else "data/"
+    wrap = (lambda items: items) if bare else (lambda items: [{"tweet": t} for t in items])
+    stem, gname = ("tweets", "tweets") if modern else ("tweet", "tweet")
+    if posts_per_part is None:
+        posts_per_part = max(1, min(70_000, math.ceil(len(tweets) / 2))) if modern else max(1, len(tweets))
+    manifest_files = []
+    for k in range(0, max(1, len(tweets)), posts_per_part):
+        part = k // posts_per_part
+        name = f"{data}{stem}.js" if part == 0 else f"{data}{stem}-part{part}.js"
+        chunk = tweets[k : k + posts_per_part]
+        files[name] = _js(f"YTD.{gname}.part{part}", wrap(chunk), ensure_ascii=not modern or part % 2 == 1)
+        manifest_files.append({"fileName": name, "globalName": f"YTD.{gname}.part{part}", "count": str(len(chunk))})
+    if not bare:
+        files[f"{data}community-tweet.js"] = _js("YTD.community_tweet.part0", wrap(gen.community), not modern)
+        files[f"{data}deleted-tweets.js"] = _js("YTD.deleted_tweets.part0", wrap(gen.deleted), not modern)
+    if modern:
+        files[f"{data}note-tweet.js"] = _js("YTD.note_tweet.part0", gen.notes, False)
+    files[f"{data}tweet-headers.js"] = _js("YTD.tweet_headers.part0", [
+        {"tweet": {"tweet_id": t["id_str"], "user_id": "1234567", "created_at": t["created_at"]}} for t in tweets], False)  # fmt: skip
+    files[f"{data}account.js"] = _js("YTD.account.part0", [{"account": {
+        "email": "owner@example.com", "createdVia": "web", "username": handle, "accountId": "1234567",
+        "createdAt": "2012-03-04T05:06:07.000Z", "accountDisplayName": "Sample Owner"}}], False)  # fmt: skip
+    files[f"{data}direct-messages.js"] = _js("YTD.direct_messages.part0", [{"dmConversation": {
+        "conversationId": "1-2", "messages": [{"messageCreate": {"text": "PRIVATE: never read this"}}]}}], False)  # fmt: skip
+    if not bare:
+        counts = {"tweets" if modern else "tweet": manifest_files}
+        types = {key: {"mediaDirectory": f"data/{stem}s_media" if modern else "data/tweet_media", "files": f}
+                 for key, f in counts.items()}  # fmt: skip
+        if modern:
+            types["noteTweet"] = {
+                "files": [
+                    {
+                        "fileName": "data/note-tweet.js",
+                        "globalName": "YTD.note_tweet.part0",
+                        "count": str(len(gen.notes)),
+                    }
+                ]
+            }
+        types["communityTweet"] = {
+            "files": [
+                {
+                    "fileName": "data/community-tweet.js",
+                    "globalName": "YTD.community_tweet.part0",
+                    "count": str(len(gen.community)),
+                }
+            ]
+        }
+        types["deletedTweets"] = {
+            "files": [
+                {
+                    "fileName": "data/deleted-tweets.js",
+                    "globalName": "YTD.deleted_tweets.part0",
+                    "count": str(len(gen.deleted)),
+                }
+            ]
+        }
+        types["directMessages"] = {
+            "files": [{"fileName": "data/direct-messages.js", "globalName": "YTD.direct_messages.part0", "count": "1"}]
+        }
+        types["account"] = {"files": [{"fileName": "data/account.js", "globalName": "YTD.account.part0", "count": "1"}]}
+        manifest = {
+            "userInfo": {"accountId": "1234567", "userName": handle, "displayName": "Sample Owner"},
+            "archiveInfo": {"sizeBytes": str(sum(len(b) for b in files.values())), "generationDate": _x_iso(gen.generated),
+                            "isPartialArchive": False, "maxPartSizeBytes": "53687091200"},
+            "readmeInfo": {"fileName": "data/README.txt", "directory": "data/", "name": "README.txt"},
+            "dataTypes": types,
+        }  # fmt: skip
+        files["data/manifest.js"] = (
+            "window.__THAR_CONFIG = " + json.dumps(manifest, indent=2, separators=(",", " : "))
+        ).encode()
+    files["Your archive.html"] = b"<!doctype html><title>Your archive</title><script src='assets/js/app.js'></script>"
+    files["assets/js/app.js"] = b"window.__THAR_CONFIG = {}; // viewer code, not data"
+    media_dir = f"{data}{'tweets_media' if modern else 'tweet_media'}/"
+    for name in gen.media_files[:50]:
+        files[media_dir + name] = b"\xff\xd8\xff\xe0 not really a jpeg"
+
+    out = Path(out)
+    if folder:
+        for name, blob in files.items():
+            p = out / name
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(blob)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+            for name, blob in files.items():
+                zf.writestr(
+                    zipfile.ZipInfo(name, date_time=(2024, 11, 16, 11, 33, 22)),
+                    blob,
+                    compress_type=zipfile.ZIP_DEFLATED,
+                )
+    return gen.truth

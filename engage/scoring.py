@@ -1,0 +1,43 @@
+"""Engagement scores and which posts are eligible to train on, with the reason for each that is not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from archive_parsers.post import REPLY, REPOST, Post
+
+# Reasons a post is left out, in the order they are checked (the first that applies is kept).
+REASONS = ("deleted", "edit_superseded", "repost", "reply", "too_recent", "empty_text")
+
+
+@dataclass(frozen=True)
+class ScoreRule:
+    like_weight: float = 1.0
+    repost_weight: float = 3.0
+
+    def score(self, post: Post) -> float:
+        return self.like_weight * post.likes + self.repost_weight * post.reposts
+
+
+@dataclass(frozen=True)
+class EligibilityRule:
+    """Which posts count as the owner's own, settled voice."""
+
+    as_of: datetime
+    min_age: timedelta = timedelta(days=7)
+    include_replies: bool = False
+
+    def reason(self, post: Post, text: str) -> str | None:
+        """Why ``post`` is left out (None if it is eligible); ``text`` is its text after the link policy."""
+        if post.dropped:
+            return post.dropped
+        if post.kind == REPOST:
+            return "repost"
+        if post.kind == REPLY and not self.include_replies:
+            return "reply"
+        if post.created_at > self.as_of - self.min_age:
+            return "too_recent"
+        if not text:
+            return "empty_text"
+        return None
