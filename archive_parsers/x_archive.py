@@ -7,9 +7,12 @@ e-mail, phone and IP logs in the same archive are never read.
 from __future__ import annotations
 
 import bisect
+import multiprocessing
+import os
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -155,10 +158,6 @@ class _XReader:
                 files[name] = role
         return sorted(files.items(), key=lambda kv: (_ROLE_ORDER[kv[1]], _part_key(kv[0])))
 
-    def items(self, name: str):
-        with self.source.open(name, self.on_bytes) as fh:
-            yield from iter_items(fh, name)
-
 
 def _part_key(name: str) -> tuple:
     m = re.fullmatch(r"(.*?)(?:-part(\d+))?\.js", name)
@@ -175,40 +174,44 @@ def _unwrap(item, key: str) -> dict | None:
 
 
 def _chain_head(t: dict) -> str | None:
+    """The first id of the edit chain a post belongs to, or None if it was never edited."""
     info = t.get("edit_info")
     if not isinstance(info, dict):
         return None
+    initial = info.get("initial")
+    if isinstance(initial, dict):
+        ids = initial.get("editTweetIds") or ()
+        return str(min(ids, key=int)) if len(ids) > 1 else None
     edit = info.get("edit")
     if isinstance(edit, dict) and edit.get("initialTweetId"):
         return str(edit["initialTweetId"])
-    initial = info.get("initial")
-    if isinstance(initial, dict):
-        ids = initial.get("editTweetIds") or []
-        if len(ids) > 1:
-            return str(min(ids, key=int))
     return None
 
 
 def tweet_to_post(t: dict, source: str, community: bool) -> Post:
     """One item of tweets.js (or community-tweet.js) as a Post. Raises ValueError/KeyError/TypeError on a bad item."""
-    pid = str(t.get("id_str") or t.get("id") or "")
+    get = t.get
+    pid = str(get("id_str") or get("id") or "")
     if not pid.isdigit():
         raise ValueError("missing_id")
-    created = parse_x_time(str(t["created_at"]))
-    full = t.get("full_text")
+    created = parse_x_time(t["created_at"])
+    full = get("full_text")
     if full is None:
-        full = t.get("text", "")
+        full = get("text") or ""
     full = str(full)
-    entities = t.get("entities") or {}
-    urls = entities.get("urls") or []
-    media = entities.get("media") or (t.get("extended_entities") or {}).get("media") or []
-    reply_to = str(t.get("in_reply_to_status_id_str") or t.get("in_reply_to_status_id") or "")
-    is_reply = bool(reply_to or t.get("in_reply_to_user_id_str") or t.get("in_reply_to_user_id"))
+    entities = get("entities") or {}
+    urls = entities.get("urls") or ()
+    media = entities.get("media") or (get("extended_entities") or {}).get("media") or ()
+    reply_to = str(get("in_reply_to_status_id_str") or get("in_reply_to_status_id") or "")
+    is_reply = bool(reply_to or get("in_reply_to_user_id_str") or get("in_reply_to_user_id"))
     is_repost = full.startswith("RT @")
-    is_quote = bool(t.get("quoted_status_id_str")) or any(
-        is_quote_url(str(u.get("expanded_url") or "")) for u in urls if isinstance(u, dict)
-    )
-    has_link = any(not is_quote_url(str(u.get("expanded_url") or "")) for u in urls if isinstance(u, dict))
+    is_quote = has_link = False
+    for u in urls:
+        if is_quote_url(str(u.get("expanded_url") or "")):
+            is_quote = True
+        else:
+            has_link = True
+    is_quote = is_quote or bool(get("quoted_status_id_str"))
     if is_repost:
         kind = REPOST
     elif is_reply:
@@ -220,19 +223,19 @@ def tweet_to_post(t: dict, source: str, community: bool) -> Post:
     else:
         kind = ORIGINAL
     return Post(
-        id=pid,
-        created_at=created,
-        text=tweet_text(full, urls, media, is_reply and not is_repost),
-        likes=int(t.get("favorite_count") or 0),
-        reposts=int(t.get("retweet_count") or 0),
-        kind=kind,
-        has_media=bool(media),
-        has_link=has_link,
-        is_quote=is_quote,
-        is_community=community,
-        lang=str(t.get("lang") or ""),
-        source=source,
-        reply_to_id=reply_to,
+        pid,
+        created,
+        tweet_text(full, urls, media, is_reply and not is_repost),
+        int(get("favorite_count") or 0),
+        int(get("retweet_count") or 0),
+        kind,
+        bool(media),
+        has_link,
+        is_quote,
+        community,
+        str(get("lang") or ""),
+        source,
+        reply_to,
     )
 
 
@@ -246,17 +249,88 @@ def _note_fits(post: Post, note: str) -> bool:
     return not head or _norm_prefix(note).startswith(head) or bool(_ELLIPSIS_TAIL.search(post.text))
 
 
+@dataclass
+class _FileResult:
+    """What one post file holds, before posts from all files are merged."""
+
+    posts: list[Post] = field(default_factory=list)
+    chain_heads: list[str | None] = field(default_factory=list)  # per post: its edit chain, if edited
+    notes: list[tuple[int, str]] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)
+
+
+def _read_file(source: ArchiveSource, name: str, role: str, on_bytes=None) -> _FileResult:
+    out = _FileResult()
+    counts = out.counts
+    counts["files_read"] += 1
+    with source.open(name, on_bytes) as fh:
+        for item in iter_items(fh, name):
+            counts["items_read"] += 1
+            if role == NOTES:
+                note = _unwrap(item, "noteTweet")
+                try:
+                    core = note["core"]
+                    out.notes.append((int(note["noteTweetId"]), note_text(str(core["text"]), core.get("urls") or [])))
+                except (KeyError, TypeError, ValueError):
+                    counts["skipped_bad_note"] += 1
+                continue
+            t = _unwrap(item, "tweet")
+            if t is None:
+                counts["skipped_bad_item"] += 1
+                continue
+            try:
+                post = tweet_to_post(t, name, community=role == COMMUNITY_POSTS)
+                head = _chain_head(t) if "edit_info" in t else None
+            except (KeyError, ValueError, TypeError, AttributeError, IndexError, OverflowError):
+                counts["skipped_bad_item"] += 1
+                continue
+            out.posts.append(post)
+            out.chain_heads.append(head)
+    return out
+
+
+def _read_file_alone(job: tuple[str, str, str]) -> _FileResult:
+    """Read one post file in a worker process, with its own handle on the archive."""
+    path, name, role = job
+    source = open_source(Path(path))
+    try:
+        return _read_file(source, name, role)
+    finally:
+        source.close()
+
+
+# Post files are parsed in parallel worker processes when there is enough to gain.
+PARALLEL_MIN_BYTES = 48 * 1024**2
+
+
+def _file_results(path: Path, source: ArchiveSource, files: list[tuple[str, str]], on_bytes) -> Iterator[_FileResult]:
+    """Each post file's result, in file order."""
+    sizes = [source.size(n) for n, _ in files]
+    workers = min(os.cpu_count() or 1, len(files))
+    fork = "fork" in multiprocessing.get_all_start_methods()
+    if workers < 2 or not fork or sum(sizes) < PARALLEL_MIN_BYTES:
+        for name, role in files:
+            yield _read_file(source, name, role, on_bytes)
+        return
+    jobs = [(str(path), name, role) for name, role in files]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        for result, size in zip(pool.map(_read_file_alone, jobs), sizes):
+            if on_bytes is not None:
+                on_bytes(size)
+            yield result
+
+
 def read_x_archive(
     path: Path, on_bytes: Callable[[int], None] | None = None, on_total: Callable[[int], None] | None = None
 ) -> ArchiveData:
     source = open_source(path)
     try:
-        return _read(source, on_bytes, on_total)
+        return _read(path, source, on_bytes, on_total)
     finally:
         source.close()
 
 
-def _read(source: ArchiveSource, on_bytes, on_total) -> ArchiveData:
+def _read(path: Path, source: ArchiveSource, on_bytes, on_total) -> ArchiveData:
     reader = _XReader(source, on_bytes)
     counts = reader.counts
     manifest = reader.read_manifest()
@@ -286,27 +360,10 @@ def _read(source: ArchiveSource, on_bytes, on_total) -> ArchiveData:
     posts: dict[str, Post] = {}
     notes: list[tuple[int, str]] = []
     chains: dict[str, list[str]] = {}
-    for name, role in files:
-        counts["files_read"] += 1
-        for item in reader.items(name):
-            counts["items_read"] += 1
-            if role == NOTES:
-                note = _unwrap(item, "noteTweet")
-                try:
-                    core = note["core"]
-                    notes.append((int(note["noteTweetId"]), note_text(str(core["text"]), core.get("urls") or [])))
-                except (KeyError, TypeError, ValueError):
-                    counts["skipped_bad_note"] += 1
-                continue
-            t = _unwrap(item, "tweet")
-            if t is None:
-                counts["skipped_bad_item"] += 1
-                continue
-            try:
-                post = tweet_to_post(t, name, community=role == COMMUNITY_POSTS)
-            except (KeyError, ValueError, TypeError, AttributeError, IndexError, OverflowError):
-                counts["skipped_bad_item"] += 1
-                continue
+    for (_, role), result in zip(files, _file_results(path, source, files, on_bytes)):
+        counts.update(result.counts)
+        notes += result.notes
+        for post, head in zip(result.posts, result.chain_heads):
             if role == DELETED_POSTS:
                 # Not the owner's published voice any more: keep the row, never the text.
                 counts["deleted_posts"] += 1
@@ -317,7 +374,6 @@ def _read(source: ArchiveSource, on_bytes, on_total) -> ArchiveData:
                 counts["duplicate_ids"] += 1
                 continue
             posts[post.id] = post
-            head = _chain_head(t)
             if head is not None:
                 chains.setdefault(head, []).append(post.id)
 

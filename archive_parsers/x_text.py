@@ -40,7 +40,7 @@ def snowflake_ms(post_id: int) -> int:
 
 
 def is_quote_url(url: str) -> bool:
-    return bool(_QUOTE_URL.match(url))
+    return ("status" in url) and _QUOTE_URL.match(url) is not None
 
 
 def fix_surrogates(text: str) -> str:
@@ -90,10 +90,11 @@ def _spans(entities: list, start_key: str, end_key: str, short_key: str, long_ke
     return out
 
 
-def tweet_text(full_text: str, urls: list, media: list, is_reply: bool) -> str:
+def tweet_text(full_text: str, urls, media, is_reply: bool) -> str:
     """The owner's text of a post from tweets.js."""
-    spans = _spans(urls, "", "", "url", "expanded_url") + _spans(media, "", "", "url", None)
-    text = replace_spans(full_text, spans)
+    text = full_text
+    if urls or media:
+        text = replace_spans(text, _spans(urls, "", "", "url", "expanded_url") + _spans(media, "", "", "url", None))
     if "&" in text:
         text = html.unescape(text)
     if is_reply:

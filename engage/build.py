@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -14,6 +15,7 @@ from archive_parsers import ArchiveData, read_posts
 from engage import __version__
 from engage.baseline import hour_effect, relative_log_score
 from engage.card import write_card
+from engage.dataset_files import write_dpo, write_posts_table, write_sft
 from engage.durations import format_duration
 from engage.errors import UserError
 from engage.formats import (
@@ -23,15 +25,13 @@ from engage.formats import (
     LINK_POLICIES,
     apply_links,
     check_prompt,
-    dpo_row,
     prompt_fields,
     render_prompt,
-    sft_row,
 )
 from engage.output import staged_folder
-from engage.pairing import ADJUSTMENTS, MATCH_FIELDS, Pair, PairRule, find_pairs
+from engage.pairing import ADJUSTMENTS, MATCH_FIELDS, PairRule, Pairs, find_pairs
 from engage.progress import Progress
-from engage.scoring import REASONS, EligibilityRule, ScoreRule
+from engage.scoring import REASONS, EligibilityRule, engagement_scores
 from engage.selection import RANKS, top_fraction
 from engage.splits import test_cutoff
 
@@ -101,20 +101,22 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _write_jsonl(path: Path, rows) -> int:
-    n = 0
-    with open(path, "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False))
-            fh.write("\n")
-            n += 1
-    return n
-
-
 def build_dataset(
     input_path: Path, out: Path, settings: BuildSettings, force: bool = False, progress: Progress | None = None
 ) -> dict:
     """Read ``input_path``, build the datasets, write them to ``out``; return stats.json's content."""
+    # Hundreds of thousands of short-lived dicts and records make no reference cycles; the
+    # cyclic collector would only rescan them over and over (half the parse time).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build(input_path, out, settings, force, progress)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _build(input_path: Path, out: Path, settings: BuildSettings, force: bool, progress: Progress | None) -> dict:
     settings.validate()
     progress = progress or Progress(quiet=True)
     if out.exists() and not force:  # fail before the long read
@@ -129,31 +131,34 @@ def build_dataset(
         raise UserError("the input names no account handle and the prompt uses {handle}; pass --handle NAME")
     prompt = render_prompt(settings.prompt, handle, data.display_name)
 
-    times_all = np.array([p.created_at.timestamp() for p in posts], dtype=float)
-    as_of = settings.as_of or data.generated_at or datetime.fromtimestamp(float(times_all.max()), tz=timezone.utc)
+    # One pass over the posts; everything after works on columns.
+    n = len(posts)
+    times = np.fromiter((p.created_at.timestamp() for p in posts), dtype=float, count=n)
+    as_of = settings.as_of or data.generated_at or datetime.fromtimestamp(float(times.max()), tz=timezone.utc)
     eligibility = EligibilityRule(as_of=as_of, min_age=settings.min_age, include_replies=settings.include_replies)
-    scorer = ScoreRule(settings.like_weight, settings.repost_weight)
-    texts = [apply_links(p.text, settings.links, settings.link_placeholder) for p in posts]
+    links, placeholder = settings.links, settings.link_placeholder
+    texts = [apply_links(p.text, links, placeholder) for p in posts]
     reasons = [eligibility.reason(p, t) for p, t in zip(posts, texts)]
-    scores = np.array([scorer.score(p) for p in posts], dtype=float)
+    likes = np.fromiter((p.likes for p in posts), dtype=float, count=n)
+    reposts = np.fromiter((p.reposts for p in posts), dtype=float, count=n)
+    scores = engagement_scores(likes, reposts, settings.like_weight, settings.repost_weight)
 
     elig = np.array([i for i, r in enumerate(reasons) if r is None], dtype=int)
     if elig.size == 0:
-        left = Counter(reasons)
-        detail = ", ".join(f"{v} {k}" for k, v in left.most_common())
+        detail = ", ".join(f"{v} {k}" for k, v in Counter(reasons).most_common())
         raise UserError(
-            f"none of the {len(posts)} posts is eligible to train on ({detail}); see --include-replies and --min-age"
+            f"none of the {n} posts is eligible to train on ({detail}); see --include-replies and --min-age"
         )
-    e_times, e_scores = times_all[elig], scores[elig]
+    e_times, e_scores = times[elig], scores[elig]
     cut = test_cutoff(e_times, settings.test_fraction)
-    is_test = np.zeros(len(posts), dtype=bool)
+    is_test = np.zeros(n, dtype=bool)
     if cut is not None:
         is_test[elig[e_times >= cut]] = True
 
     # SFT: the top fraction of eligible posts, by score or by score against the norm at the time.
     half = settings.baseline_window.total_seconds()
     keys = e_scores if settings.rank == "absolute" else relative_log_score(e_times, e_scores, half)
-    in_sft = np.zeros(len(posts), dtype=bool)
+    in_sft = np.zeros(n, dtype=bool)
     in_sft[elig[top_fraction(keys, e_times, settings.top_fraction)]] = True
 
     # DPO: pairs close in time, within each split.
@@ -161,54 +166,30 @@ def build_dataset(
     values = scores + 1.0
     if rule.adjust == "hour":
         effect = hour_effect(e_times, e_scores, half)
-        values = values / np.exp(effect[((times_all // 3600) % 24).astype(int)])
-    group_ids: dict[tuple, int] = {}
-    attrs = {"media": "has_media", "link": "has_link", "quote": "is_quote", "lang": "lang"}
-    group = np.array(
-        [group_ids.setdefault(tuple(getattr(p, attrs[m]) for m in rule.match), len(group_ids)) for p in posts],
-        dtype=np.int64,
-    )
-    text_key = np.array([hash(" ".join(t.casefold().split())) for t in texts], dtype=np.int64)
-    pairs: dict[str, list[Pair]] = {}
+        values = values / np.exp(effect[((times // 3600) % 24).astype(int)])
+    group = _match_groups(posts, rule.match)
+    text_key = np.fromiter((hash(t.casefold()) for t in texts), dtype=np.int64, count=n)
+    pairs: dict[str, Pairs] = {}
     for split, mask in (("train", ~is_test[elig]), ("test", is_test[elig])):
         idx = elig[mask]
         found = find_pairs(
-            times_all[idx], values[idx], group[idx], text_key[idx],
+            times[idx], values[idx], group[idx], text_key[idx],
             rule.window.total_seconds(), rule.min_ratio, rule.max_pairs_per_post,
         )  # fmt: skip
-        pairs[split] = [Pair(int(idx[p.chosen]), int(idx[p.rejected]), p.seconds_apart, p.ratio) for p in found]
-    pair_count = np.zeros(len(posts), dtype=int)
-    for plist in pairs.values():
-        for p in plist:
-            pair_count[p.chosen] += 1
-            pair_count[p.rejected] += 1
+        pairs[split] = found.take(idx)
+    pair_count = np.zeros(n, dtype=np.int32)
+    for found in pairs.values():
+        np.add.at(pair_count, found.chosen, 1)
+        np.add.at(pair_count, found.rejected, 1)
 
-    def sft_rows(split_test: bool):
-        for i in sorted(np.flatnonzero(in_sft & (is_test == split_test)), key=lambda i: (times_all[i], posts[i].id)):
-            row = sft_row(prompt, texts[i], settings.format)
-            row.update(id=posts[i].id, score=_num(scores[i]), created_at=_iso(times_all[i]))
-            yield row
-
-    def dpo_rows(split: str):
-        for p in pairs[split]:
-            c, r = p.chosen, p.rejected
-            row = dpo_row(prompt, texts[c], texts[r], settings.format)
-            row.update(
-                chosen_id=posts[c].id,
-                rejected_id=posts[r].id,
-                chosen_score=_num(scores[c]),
-                rejected_score=_num(scores[r]),
-                seconds_apart=_num(p.seconds_apart),
-                score_ratio=round(float((scores[c] + 1) / (scores[r] + 1)), 6),
-            )
-            if rule.adjust != "none":
-                row["adjusted_ratio"] = round(p.ratio, 6)
-            yield row
-
+    ids = [p.id for p in posts]
+    score_values = (
+        [int(x) for x in scores.tolist()] if np.all(scores == np.round(scores)) else np.round(scores, 6).tolist()
+    )
     counts = {
-        "posts_read": len(posts),
+        "posts_read": n,
         "by_kind": dict(Counter(p.kind for p in posts).most_common()),
-        "left_out": {r: n for r in REASONS if (n := reasons.count(r))},
+        "left_out": {r: k for r in REASONS if (k := reasons.count(r))},
         "eligible": int(elig.size),
         "eligible_train": int(elig.size - is_test.sum()),
         "eligible_test": int(is_test.sum()),
@@ -218,11 +199,32 @@ def build_dataset(
     with staged_folder(out, force, protect=Path(input_path)) as stage:
         (stage / "sft").mkdir()
         (stage / "dpo").mkdir()
-        counts["sft"] = {
-            s: _write_jsonl(stage / "sft" / f"{s}.jsonl", sft_rows(s == "test")) for s in ("train", "test")
+        counts["sft"] = {}
+        for split, test in (("train", False), ("test", True)):
+            rows = np.flatnonzero(in_sft & (is_test == test))
+            rows = rows[np.argsort(times[rows], kind="stable")]
+            created = {int(i): _iso(times[i]) for i in rows}
+            counts["sft"][split] = write_sft(
+                stage / "sft" / f"{split}.jsonl", rows, prompt, texts, ids, score_values, created, settings.format
+            )
+        counts["dpo"] = {
+            split: write_dpo(
+                stage / "dpo" / f"{split}.jsonl",
+                pairs[split],
+                prompt,
+                texts,
+                ids,
+                score_values,
+                settings.format,
+                rule.adjust != "none",
+            )
+            for split in ("train", "test")
         }
-        counts["dpo"] = {s: _write_jsonl(stage / "dpo" / f"{s}.jsonl", dpo_rows(s)) for s in ("train", "test")}
-        _write_posts_table(stage / "posts.parquet", posts, texts, scores, reasons, is_test, in_sft, pair_count)
+        kept = [r is None for r in reasons]
+        write_posts_table(
+            stage / "posts.parquet",
+            _posts_columns(posts, ids, times, texts, kept, scores, reasons, is_test, in_sft, pair_count),
+        )
         stats = {
             "tool": "engage",
             "version": __version__,
@@ -242,15 +244,30 @@ def build_dataset(
             "prompt": prompt,
             "settings": settings.as_record(),
             "counts": counts,
-            "distributions": _distributions(posts, scores, times_all, elig, in_sft, pairs),
+            "distributions": _distributions(scores, times, elig, in_sft, pairs),
         }
         (stage / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         write_card(stage / "README.md", stats)
     progress.say(
         f"wrote {out}: {counts['sft']['train']}+{counts['sft']['test']} SFT rows, "
-        f"{counts['dpo']['train']}+{counts['dpo']['test']} DPO pairs (train+test) from {counts['eligible']} eligible of {len(posts)} posts"
+        f"{counts['dpo']['train']}+{counts['dpo']['test']} DPO pairs (train+test) from {counts['eligible']} eligible of {n} posts"
     )
     return stats
+
+
+def _match_groups(posts, match: tuple[str, ...]) -> np.ndarray:
+    """An integer per post; two posts may pair only if theirs are equal."""
+    n = len(posts)
+    group = np.zeros(n, dtype=np.int64)
+    for name in match:
+        if name == "lang":
+            codes: dict[str, int] = {}
+            column = np.fromiter((codes.setdefault(p.lang, len(codes)) for p in posts), dtype=np.int64, count=n)
+        else:
+            attr = {"media": "has_media", "link": "has_link", "quote": "is_quote"}[name]
+            column = np.fromiter((getattr(p, attr) for p in posts), dtype=np.int64, count=n)
+        group = group * (int(column.max(initial=0)) + 1) + column
+    return group
 
 
 def _quantiles(values) -> dict:
@@ -264,53 +281,50 @@ def _quantiles(values) -> dict:
 
 
 def _years(times: np.ndarray) -> dict:
-    years = Counter(datetime.fromtimestamp(float(t), tz=timezone.utc).year for t in times)
-    return {str(y): years[y] for y in sorted(years)}
+    if times.size == 0:
+        return {}
+    years = times.astype("datetime64[s]").astype("datetime64[Y]").astype(np.int64) + 1970
+    counts = np.bincount(years - years.min())
+    return {str(int(years.min()) + k): int(c) for k, c in enumerate(counts.tolist()) if c}
 
 
-def _distributions(posts, scores, times, elig, in_sft, pairs) -> dict:
-    all_pairs = [p for plist in pairs.values() for p in plist]
+def _distributions(scores, times, elig, in_sft, pairs: dict[str, Pairs]) -> dict:
+    chosen = np.concatenate([p.chosen for p in pairs.values()])
+    rejected = np.concatenate([p.rejected for p in pairs.values()])
     sft_idx = np.flatnonzero(in_sft)
     return {
         "score_eligible": _quantiles(scores[elig]),
         "score_sft": _quantiles(scores[sft_idx]),
         "years_eligible": _years(times[elig]),
         "years_sft": _years(times[sft_idx]),
-        "pair_seconds_apart": _quantiles([p.seconds_apart for p in all_pairs]),
-        "pair_score_ratio": _quantiles([(scores[p.chosen] + 1) / (scores[p.rejected] + 1) for p in all_pairs]),
-        "posts_in_pairs": int(len({i for p in all_pairs for i in (p.chosen, p.rejected)})),
+        "pair_seconds_apart": _quantiles(np.concatenate([p.seconds_apart for p in pairs.values()])),
+        "pair_score_ratio": _quantiles((scores[chosen] + 1) / (scores[rejected] + 1)),
+        "posts_in_pairs": int(np.count_nonzero(np.bincount(np.concatenate([chosen, rejected]), minlength=1))),
     }
 
 
-def _write_posts_table(path: Path, posts, texts, scores, reasons, is_test, in_sft, pair_count) -> None:
+def _posts_columns(posts, ids, times, texts, kept, scores, reasons, is_test, in_sft, pair_count) -> dict:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    kept = [r is None for r in reasons]
-    table = pa.table(
-        {
-            "id": pa.array([p.id for p in posts], pa.string()),
-            "created_at": pa.array([p.created_at for p in posts], pa.timestamp("us", tz="UTC")),
-            "kind": pa.array([p.kind for p in posts], pa.string()),
-            "text": pa.array([p.text for p in posts], pa.string()),
-            "training_text": pa.array([t if k else None for t, k in zip(texts, kept)], pa.string()),
-            "likes": pa.array([p.likes for p in posts], pa.int64()),
-            "reposts": pa.array([p.reposts for p in posts], pa.int64()),
-            "score": pa.array(scores, pa.float64()),
-            "kept": pa.array(kept, pa.bool_()),
-            "reason": pa.array(reasons, pa.string()),
-            "split": pa.array(
-                [("test" if t else "train") if k else None for t, k in zip(is_test.tolist(), kept)], pa.string()
-            ),
-            "in_sft": pa.array(in_sft, pa.bool_()),
-            "dpo_pairs": pa.array(pair_count, pa.int32()),
-            "has_media": pa.array([p.has_media for p in posts], pa.bool_()),
-            "has_link": pa.array([p.has_link for p in posts], pa.bool_()),
-            "is_quote": pa.array([p.is_quote for p in posts], pa.bool_()),
-            "is_community": pa.array([p.is_community for p in posts], pa.bool_()),
-            "lang": pa.array([p.lang for p in posts], pa.string()),
-            "reply_to_id": pa.array([p.reply_to_id for p in posts], pa.string()),
-            "source": pa.array([p.source for p in posts], pa.string()),
-        }
-    )
-    pq.write_table(table, path, compression="zstd")
+    return {
+        "id": (pa.string(), ids),
+        "created_at": (pa.timestamp("us", tz="UTC"), np.round(times * 1e6).astype("datetime64[us]")),
+        "kind": (pa.string(), [p.kind for p in posts]),
+        "text": (pa.string(), [p.text for p in posts]),
+        "training_text": (pa.string(), [t if k else None for t, k in zip(texts, kept)]),
+        "likes": (pa.int64(), [p.likes for p in posts]),
+        "reposts": (pa.int64(), [p.reposts for p in posts]),
+        "score": (pa.float64(), scores),
+        "kept": (pa.bool_(), kept),
+        "reason": (pa.string(), reasons),
+        "split": (pa.string(), [("test" if t else "train") if k else None for t, k in zip(is_test.tolist(), kept)]),
+        "in_sft": (pa.bool_(), in_sft),
+        "dpo_pairs": (pa.int32(), pair_count),
+        "has_media": (pa.bool_(), [p.has_media for p in posts]),
+        "has_link": (pa.bool_(), [p.has_link for p in posts]),
+        "is_quote": (pa.bool_(), [p.is_quote for p in posts]),
+        "is_community": (pa.bool_(), [p.is_community for p in posts]),
+        "lang": (pa.string(), [p.lang for p in posts]),
+        "reply_to_id": (pa.string(), [p.reply_to_id for p in posts]),
+        "source": (pa.string(), [p.source for p in posts]),
+    }

@@ -27,12 +27,26 @@ class PairRule:
     adjust: str = "hour"
 
 
-@dataclass(frozen=True)
-class Pair:
-    chosen: int
-    rejected: int
-    seconds_apart: float
-    ratio: float
+@dataclass
+class Pairs:
+    """Pairs as parallel arrays, nearest in time first. Indices refer to the inputs of find_pairs."""
+
+    chosen: np.ndarray
+    rejected: np.ndarray
+    seconds_apart: np.ndarray
+    ratio: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.chosen)
+
+    def take(self, index: np.ndarray) -> Pairs:
+        """The same pairs with indices mapped through ``index``."""
+        return Pairs(index[self.chosen], index[self.rejected], self.seconds_apart, self.ratio)
+
+
+def _empty() -> Pairs:
+    z = np.empty(0, dtype=np.int64)
+    return Pairs(z, z, np.empty(0), np.empty(0))
 
 
 def find_pairs(
@@ -43,23 +57,23 @@ def find_pairs(
     window_seconds: float,
     min_ratio: float,
     max_pairs_per_post: int,
-) -> list[Pair]:
+) -> Pairs:
     """Greedy pairing, nearest in time first.
 
     ``values`` are the smoothed scores compared by ratio (``score + 1``, or that divided by the
     hour-of-day effect). A candidate pair is two posts within ``window_seconds``, in the same
-    ``group``, with different ``text_key`` and ``hi >= min_ratio * lo``. Candidates are taken
-    in order of time apart (ties by position, so the result is deterministic); one whose post
-    already has ``max_pairs_per_post`` pairs is passed over. Indices refer to the inputs.
+    ``group``, with different ``text_key`` and ``hi >= min_ratio * lo`` (``hi > lo``).
+    Candidates are taken in order of time apart (ties in a fixed order, so the result is
+    deterministic); one whose post already has ``max_pairs_per_post`` pairs is passed over.
     """
     n = len(times)
     if n < 2 or max_pairs_per_post <= 0:
-        return []
+        return _empty()
     order = np.lexsort((np.arange(n), times))
     ts, vs, gs, ks = times[order], values[order], group[order], text_key[order]
     end = np.searchsorted(ts, ts + window_seconds, side="right")
     active = np.arange(n)
-    gaps, firsts, seconds = [], [], []
+    firsts, seconds = [], []
     d = 1
     while True:
         active = active[end[active] - active > d]
@@ -69,25 +83,24 @@ def find_pairs(
         vi, vj = vs[active], vs[other]
         hi, lo = np.maximum(vi, vj), np.minimum(vi, vj)
         ok = (hi > lo) & (hi >= lo * min_ratio * (1 - 1e-12)) & (gs[active] == gs[other]) & (ks[active] != ks[other])
-        a, b = active[ok], other[ok]
-        gaps.append(ts[b] - ts[a])
-        firsts.append(a)
-        seconds.append(b)
+        firsts.append(active[ok])
+        seconds.append(other[ok])
         d += 1
-    if not gaps:
-        return []
-    gap = np.concatenate(gaps)
+    if not firsts:
+        return _empty()
     a = np.concatenate(firsts)
     b = np.concatenate(seconds)
-    rank = np.lexsort((b, a, gap))
+    rank = np.argsort(ts[b] - ts[a], kind="stable")
+    a, b = a[rank], b[rank]
     used = [0] * n
     cap = max_pairs_per_post
-    pairs: list[Pair] = []
-    for g, i, j in zip(gap[rank].tolist(), a[rank].tolist(), b[rank].tolist()):
-        if used[i] >= cap or used[j] >= cap:
-            continue
-        used[i] += 1
-        used[j] += 1
-        c, r = (i, j) if vs[i] > vs[j] else (j, i)
-        pairs.append(Pair(int(order[c]), int(order[r]), g, float(vs[c] / vs[r])))
-    return pairs
+    keep = []
+    for k, (i, j) in enumerate(zip(a.tolist(), b.tolist())):
+        if used[i] < cap and used[j] < cap:
+            used[i] += 1
+            used[j] += 1
+            keep.append(k)
+    a, b = a[keep], b[keep]
+    swap = vs[b] > vs[a]
+    c, r = np.where(swap, b, a), np.where(swap, a, b)
+    return Pairs(order[c], order[r], ts[b] - ts[a], vs[c] / vs[r])

@@ -5,19 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
+
 from archive_parsers.post import REPLY, REPOST, Post
 
 # Reasons a post is left out, in the order they are checked (the first that applies is kept).
 REASONS = ("deleted", "edit_superseded", "repost", "reply", "too_recent", "empty_text")
 
 
-@dataclass(frozen=True)
-class ScoreRule:
-    like_weight: float = 1.0
-    repost_weight: float = 3.0
-
-    def score(self, post: Post) -> float:
-        return self.like_weight * post.likes + self.repost_weight * post.reposts
+def engagement_scores(
+    likes: np.ndarray, reposts: np.ndarray, like_weight: float = 1.0, repost_weight: float = 3.0
+) -> np.ndarray:
+    """score = like_weight x likes + repost_weight x reposts, per post."""
+    return like_weight * np.asarray(likes, dtype=float) + repost_weight * np.asarray(reposts, dtype=float)
 
 
 @dataclass(frozen=True)
