@@ -33,6 +33,8 @@ def read_posts(path: Path, on_bytes=None, on_total=None) -> ArchiveData:
         return read_x_archive(path, on_bytes, on_total)
     if path.stat().st_size == 0:
         raise ArchiveError(f"{path} is empty; pass the archive zip X sent you")
+    if path.suffix.lower() == ".zip":
+        raise ArchiveError(f"{path} is not a readable zip file (damaged, or not a zip); download the archive again")
     raise ArchiveError(
         f"{path} is neither a zip archive nor a post table (.csv, .jsonl, .parquet); pass the X archive zip or its unpacked folder"
     )

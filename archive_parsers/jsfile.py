@@ -103,6 +103,14 @@ def iter_items(reader, name: str) -> Iterator[Any]:
         buf = buf[pos:] + data
         pos = _BSKIP.match(buf).end()
         if eof:
+            tail = buf[pos:].rstrip(b" \t\r\n;")
+            if tail.endswith(b"]"):
+                try:
+                    items = orjson.loads(b"[" + tail)
+                except orjson.JSONDecodeError:
+                    break
+                yield from items
+                return
             break
         items = None
         for cut in _cuts(buf, pos):
@@ -161,7 +169,7 @@ def _iter_items_str(reader, name: str, start: bytes) -> Iterator[Any]:
                 if fill():
                     continue
                 raise ArchiveError(
-                    f"{name} is truncated (it ends inside an item); download the archive again"
+                    f"{name} is truncated or damaged near its end ({exc.msg}); download the archive again"
                 ) from None
             raise ArchiveError(
                 f"{name} is damaged ({exc.msg} at character {exc.pos}); download the archive again"

@@ -33,7 +33,7 @@ from engage.pairing import ADJUSTMENTS, MATCH_FIELDS, PairRule, Pairs, find_pair
 from engage.progress import Progress
 from engage.scoring import REASONS, EligibilityRule, engagement_scores
 from engage.selection import RANKS, top_fraction
-from engage.splits import test_cutoff
+from engage.splits import split_cutoff
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def _build(input_path: Path, out: Path, settings: BuildSettings, force: bool, pr
             f"none of the {n} posts is eligible to train on ({detail}); see --include-replies and --min-age"
         )
     e_times, e_scores = times[elig], scores[elig]
-    cut = test_cutoff(e_times, settings.test_fraction)
+    cut = split_cutoff(e_times, settings.test_fraction)
     is_test = np.zeros(n, dtype=bool)
     if cut is not None:
         is_test[elig[e_times >= cut]] = True

@@ -234,7 +234,7 @@ class _Gen:
                 self.edited(dt)
             elif r < 0.29 and self.era != "2019":
                 self.post(dt, community=True)
-            elif r < 0.30:
+            elif r < 0.30 and self.era != "2019":  # deleted-tweets.js came later
                 self.post(dt, deleted=True)
             else:
                 self.post(dt)

@@ -6,12 +6,13 @@ import math
 from collections.abc import Sequence
 
 
-def test_cutoff(times: Sequence[float], test_fraction: float) -> float | None:
+def split_cutoff(times: Sequence[float], test_fraction: float) -> float | None:
     """The time from which on posts are test posts, or None when there is no test set.
 
     At least ``test_fraction`` of the posts (rounded up) are at or after the cutoff; posts
-    made at the same instant always land on the same side. Train is never left empty by the
-    rounding: with one post, or a fraction of 0, there is no test set.
+    made at the same instant always land on the same side. Train is never left empty: when
+    the cutoff would fall on the oldest instant, the test set shrinks to the posts after it.
+    With one post, one instant, or a fraction of 0, there is no test set.
     """
     n = len(times)
     if n < 2 or test_fraction <= 0:
@@ -21,6 +22,7 @@ def test_cutoff(times: Sequence[float], test_fraction: float) -> float | None:
         return None
     ordered = sorted(times)
     cut = ordered[n - n_test]
-    if cut <= ordered[0]:  # every post at one instant: nothing left for training
-        return None
+    if cut <= ordered[0]:
+        later = [t for t in ordered if t > ordered[0]]
+        return later[0] if later else None
     return cut

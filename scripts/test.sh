@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Set up a virtual environment with everything the tests need, then lint and run the tests.
+# Usage: bash scripts/test.sh [pytest arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+# The CPU build of PyTorch first, so nothing later pulls a multi-GB CUDA build.
+TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
+
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+. .venv/bin/activate
+python -m pip install -q --upgrade pip
+python -m pip install -q "$TORCH_SPEC"
+python -m pip install -q -e ".[dev]"
+ruff check .
+ruff format --check .
+python -m pytest "$@"

@@ -1,0 +1,92 @@
+"""Fixtures are made by code: archives of every era, hand-made quirky archives, a tiny model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from engage.sample_archive import write_sample_archive
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def sample_2024(tmp_path_factory):
+    path = tmp_path_factory.mktemp("a2024") / "twitter-2024.zip"
+    truth = write_sample_archive(path, posts=1500, seed=7, era="2024")
+    return path, truth
+
+
+@pytest.fixture(scope="session")
+def sample_archives(tmp_path_factory):
+    """One archive per era, as zip and as unpacked folder."""
+    out = {}
+    for era in ("2019", "2021", "2024"):
+        base = tmp_path_factory.mktemp(f"era{era}")
+        truth = write_sample_archive(base / "archive.zip", posts=400, seed=3, era=era)
+        write_sample_archive(base / "folder", posts=400, seed=3, era=era, folder=True)
+        out[era] = (base / "archive.zip", base / "folder", truth)
+    return out
+
+
+def js(global_name: str, payload) -> str:
+    return f"window.{global_name} = " + json.dumps(payload, indent=2, separators=(",", " : "))
+
+
+def tweet(
+    pid: str, text: str, created: str = "Fri Oct 13 14:58:50 +0000 2023", likes: int = 0, reposts: int = 0, **extra
+) -> dict:
+    t = {
+        "id_str": pid,
+        "id": pid,
+        "created_at": created,
+        "full_text": text,
+        "favorite_count": str(likes),
+        "retweet_count": str(reposts),
+        "entities": {"hashtags": [], "urls": [], "user_mentions": []},
+        "lang": "en",
+        "retweeted": False,
+    }
+    t.update(extra)
+    return t
+
+
+def manifest(files: dict[str, list[str]], generated: str = "2024-11-16T11:33:22.222Z", handle: str = "owner") -> str:
+    types = {
+        key: {"files": [{"fileName": f, "globalName": "x", "count": "1"} for f in names]}
+        for key, names in files.items()
+    }
+    return js(
+        "__THAR_CONFIG",
+        {
+            "userInfo": {"accountId": "1", "userName": handle, "displayName": "Owner"},
+            "archiveInfo": {"generationDate": generated, "isPartialArchive": False},
+            "dataTypes": types,
+        },
+    ).replace("window.__THAR_CONFIG", "window.__THAR_CONFIG", 1)
+
+
+def write_zip(path: Path, members: dict[str, str | bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, body in members.items():
+            zf.writestr(name, body if isinstance(body, bytes) else body.encode("utf-8"))
+    return path
+
+
+def run_engage(*args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run the real ``engage`` command in a fresh process, as a user would."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run(
+        [sys.executable, "-m", "engage", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )

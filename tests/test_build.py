@@ -1,0 +1,208 @@
+"""build-dataset end to end: the output contract, the data rules on real output, atomic writing."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from engage.build import BuildSettings, build_dataset
+from engage.errors import UserError
+from engage.pairing import PairRule
+
+
+def rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def built(sample_2024, tmp_path_factory):
+    out = tmp_path_factory.mktemp("built") / "data"
+    stats = build_dataset(sample_2024[0], out, BuildSettings())
+    return out, stats, sample_2024[1]
+
+
+def test_outputs_exist_and_match_the_contract(built):
+    out, stats, truth = built
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "README.md", "dpo/test.jsonl", "dpo/train.jsonl", "posts.parquet", "sft/test.jsonl", "sft/train.jsonl", "stats.json",
+    ]  # fmt: skip
+    for split in ("train", "test"):
+        for row in rows(out / "sft" / f"{split}.jsonl"):
+            assert set(row) == {"prompt", "completion", "id", "score", "created_at"}
+            assert row["prompt"] == "Write a post in the voice of @sample_owner:\n"
+            assert "http" not in row["completion"], "default link policy strips URLs"
+        for row in rows(out / "dpo" / f"{split}.jsonl"):
+            assert {"prompt", "chosen", "rejected", "chosen_id", "rejected_id", "chosen_score", "rejected_score",
+                    "seconds_apart", "score_ratio"} <= set(row)  # fmt: skip
+            assert row["seconds_apart"] <= 3 * 3600
+    table = pq.read_table(out / "posts.parquet").to_pylist()
+    assert len(table) == stats["counts"]["posts_read"] == len(truth.kind)
+    for r in table:
+        assert r["kept"] == (r["reason"] is None)
+        assert r["score"] == r["likes"] + 3 * r["reposts"]
+        if truth.kind[r["id"]] == "repost":
+            assert r["reason"] == "repost"
+        if truth.kind[r["id"]] == "reply":
+            assert r["reason"] == "reply"
+    card = (out / "README.md").read_text()
+    for needle in ("Why posts were left out", "Years", "DPO pairs", "seconds apart", "load_dataset"):
+        assert needle in card
+
+
+def test_sft_is_the_top_fraction_of_eligible_posts(built):
+    out, stats, _ = built
+    table = pq.read_table(out / "posts.parquet").to_pylist()
+    eligible = [r for r in table if r["kept"]]
+    sft = [r for r in eligible if r["in_sft"]]
+    assert len(sft) == math.ceil(0.1 * len(eligible) - 1e-9)
+    assert min(r["score"] for r in sft) >= max(r["score"] for r in eligible if not r["in_sft"])
+    sft_ids = {r["id"] for split in ("train", "test") for r in rows(out / "sft" / f"{split}.jsonl")}
+    assert sft_ids == {r["id"] for r in sft}
+
+
+def test_no_post_in_both_train_and_test_and_test_is_newest(built):
+    out, stats, _ = built
+
+    def ids(split):
+        sft = {r["id"] for r in rows(out / "sft" / f"{split}.jsonl")}
+        dpo = {i for r in rows(out / "dpo" / f"{split}.jsonl") for i in (r["chosen_id"], r["rejected_id"])}
+        return sft | dpo
+
+    assert not ids("train") & ids("test")
+    table = {r["id"]: r for r in pq.read_table(out / "posts.parquet").to_pylist()}
+    train_times = [table[i]["created_at"] for i in ids("train")]
+    test_times = [table[i]["created_at"] for i in ids("test")]
+    assert max(train_times) < min(test_times)
+
+
+def test_pairs_prefer_the_better_worded_post(built):
+    out, _, truth = built
+    right = wrong = 0
+    for split in ("train", "test"):
+        for r in rows(out / "dpo" / f"{split}.jsonl"):
+            qc, qr = truth.quality[r["chosen_id"]], truth.quality[r["rejected_id"]]
+            right += qc > qr
+            wrong += qc < qr
+    assert right + wrong > 100
+    assert right / (right + wrong) > 0.8
+
+
+def test_too_recent_posts_are_left_out(built):
+    out, stats, _ = built
+    table = pq.read_table(out / "posts.parquet").to_pylist()
+    gen = stats["as_of"]
+    from datetime import datetime
+
+    as_of = datetime.fromisoformat(gen)
+    for r in table:
+        if r["reason"] == "too_recent":
+            assert r["created_at"] > as_of - timedelta(days=7)
+        elif r["kept"]:
+            assert r["created_at"] <= as_of - timedelta(days=7)
+    assert stats["counts"]["left_out"].get("too_recent", 0) > 0
+
+
+def test_relative_rank_spreads_the_sft_set_over_the_years(sample_2024, tmp_path):
+    spread = {}
+    for rank in ("absolute", "relative"):
+        stats = build_dataset(sample_2024[0], tmp_path / rank, BuildSettings(rank=rank))
+        years = stats["distributions"]["years_sft"]
+        spread[rank] = min(years.values()) / max(years.values()) if len(years) > 1 else 0
+    assert spread["relative"] > spread["absolute"]
+
+
+def test_chat_format_placeholder_links_and_custom_prompt(sample_2024, tmp_path):
+    settings = BuildSettings(
+        format="chat", links="placeholder", prompt="Post as {display_name} (@{handle})", include_replies=True
+    )
+    stats = build_dataset(sample_2024[0], tmp_path / "out", settings)
+    sft = rows(tmp_path / "out" / "sft" / "train.jsonl")
+    assert sft[0]["prompt"] == [{"role": "user", "content": "Post as Sample Owner (@sample_owner)"}]
+    assert sft[0]["completion"][0]["role"] == "assistant"
+    dpo = rows(tmp_path / "out" / "dpo" / "train.jsonl")
+    assert dpo[0]["chosen"][0]["role"] == "assistant" and dpo[0]["rejected"][0]["role"] == "assistant"
+    texts = [r["completion"][0]["content"] for r in sft]
+    assert any("<link>" in t for t in texts) and not any("http" in t for t in texts)
+    assert "reply" not in stats["counts"]["left_out"]
+
+
+def test_pair_options_change_the_pairs(sample_2024, tmp_path):
+    bare = build_dataset(sample_2024[0], tmp_path / "bare", BuildSettings(pairs=PairRule(match=(), adjust="none")))
+    rows_bare = rows(tmp_path / "bare" / "dpo" / "train.jsonl")
+    assert all("adjusted_ratio" not in r for r in rows_bare)
+    assert all(r["score_ratio"] >= 2 for r in rows_bare)
+    wide = build_dataset(
+        sample_2024[0], tmp_path / "wide", BuildSettings(pairs=PairRule(window=timedelta(days=2), max_pairs_per_post=1))
+    )
+    assert bare["counts"]["dpo"]["train"] != wide["counts"]["dpo"]["train"]
+    table = pq.read_table(tmp_path / "wide" / "posts.parquet").to_pylist()
+    assert max(r["dpo_pairs"] for r in table) == 1
+
+
+def test_existing_out_is_refused_then_replaced_with_force(sample_2024, tmp_path):
+    out = tmp_path / "out"
+    build_dataset(sample_2024[0], out, BuildSettings())
+    with pytest.raises(UserError, match="--force"):
+        build_dataset(sample_2024[0], out, BuildSettings())
+    build_dataset(sample_2024[0], out, BuildSettings(top_fraction=0.2), force=True)
+    assert json.loads((out / "stats.json").read_text())["settings"]["top_fraction"] == 0.2
+    assert [p.name for p in tmp_path.iterdir()] == ["out"], "no staging or old folders left behind"
+
+
+def test_force_never_replaces_a_folder_engage_did_not_write(sample_2024, tmp_path):
+    precious = tmp_path / "home"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    with pytest.raises(UserError, match="not a dataset folder"):
+        build_dataset(sample_2024[0], precious, BuildSettings(), force=True)
+    assert (precious / "thesis.tex").read_text() == "years of work"
+
+
+def test_an_interrupted_run_leaves_nothing_that_looks_complete(sample_2024, tmp_path, monkeypatch):
+    import engage.build
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engage.build, "write_posts_table", boom)
+    with pytest.raises(KeyboardInterrupt):
+        build_dataset(sample_2024[0], tmp_path / "out", BuildSettings())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_force_run_keeps_the_previous_output(sample_2024, tmp_path, monkeypatch):
+    import engage.build
+
+    out = tmp_path / "out"
+    build_dataset(sample_2024[0], out, BuildSettings())
+    before = (out / "stats.json").read_text()
+    monkeypatch.setattr(engage.build, "write_card", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        build_dataset(sample_2024[0], out, BuildSettings(top_fraction=0.3), force=True)
+    assert (out / "stats.json").read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_same_input_and_settings_give_the_same_datasets(sample_2024, tmp_path):
+    for name in ("a", "b"):
+        build_dataset(sample_2024[0], tmp_path / name, BuildSettings())
+    for f in ("sft/train.jsonl", "sft/test.jsonl", "dpo/train.jsonl", "dpo/test.jsonl"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
+
+
+def test_parallel_and_serial_parsing_agree(sample_2024, tmp_path, monkeypatch):
+    import archive_parsers.x_archive as xa
+    from archive_parsers import read_posts
+
+    serial = read_posts(sample_2024[0])
+    monkeypatch.setattr(xa, "PARALLEL_MIN_BYTES", 0)
+    parallel = read_posts(sample_2024[0])
+    assert [(p.id, p.text, p.kind, p.dropped, p.likes) for p in serial.posts] == [
+        (p.id, p.text, p.kind, p.dropped, p.likes) for p in parallel.posts
+    ]
+    assert serial.counts == parallel.counts

@@ -1,0 +1,190 @@
+"""The engage command as a user meets it, including every bad input a person can hand it."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+
+import pytest
+from conftest import js, manifest, run_engage, tweet, write_zip
+
+from archive_parsers import source as source_module
+
+
+def assert_one_line_error(proc, *needles: str, quiet: bool = True) -> None:
+    """Non-zero exit, no traceback, and one error line (the only line at all when quiet)."""
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if "error:" in line]
+    assert len(errors) == 1 and lines[-1] == errors[0], proc.stderr
+    if quiet:
+        assert len(lines) == 1, proc.stderr
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+
+
+def test_help_reads_well():
+    top = run_engage("--help")
+    assert top.returncode == 0 and "build-dataset" in top.stdout and "sample-archive" in top.stdout
+    build = run_engage("build-dataset", "--help")
+    for flag in ("--window", "--min-ratio", "--max-pairs-per-post", "--match", "--adjust", "--top-fraction", "--rank",
+                 "--test-fraction", "--format", "--links", "--prompt", "--min-age", "--like-weight", "--repost-weight",
+                 "--include-replies", "--quiet", "--force"):  # fmt: skip
+        assert flag in build.stdout
+
+
+def test_sample_archive_then_build_dataset_as_a_user_would(tmp_path):
+    archive = tmp_path / "sample.zip"
+    made = run_engage("sample-archive", archive, "--posts", "600", "--seed", "4")
+    assert made.returncode == 0, made.stderr
+    built = run_engage("build-dataset", archive, "--out", tmp_path / "data")
+    assert built.returncode == 0, built.stderr
+    assert "wrote" in built.stderr and "reading" in built.stderr
+    stats = json.loads((tmp_path / "data" / "stats.json").read_text())
+    assert stats["counts"]["sft"]["train"] > 0 and stats["counts"]["dpo"]["train"] > 0
+    quiet = run_engage("build-dataset", archive, "--out", tmp_path / "data", "--force", "--quiet")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_sample_archive_is_deterministic_for_a_seed(tmp_path):
+    for name, seed in (("a", 1), ("b", 1), ("c", 2)):
+        assert (
+            run_engage("sample-archive", tmp_path / f"{name}.zip", "--posts", "200", "--seed", str(seed)).returncode
+            == 0
+        )
+    assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
+    assert (tmp_path / "a.zip").read_bytes() != (tmp_path / "c.zip").read_bytes()
+
+
+def _truncated(tmp_path):
+    body = js("YTD.tweets.part0", [{"tweet": tweet(str(i), f"post {i}")} for i in range(50)])
+    return write_zip(tmp_path / "a.zip", {"data/tweets.js": body[: len(body) // 2]})
+
+
+def _garbled(tmp_path):
+    body = js("YTD.tweets.part0", [{"tweet": tweet(str(i), f"post {i}")} for i in range(50)])
+    k = len(body) // 2
+    return write_zip(tmp_path / "a.zip", {"data/tweets.js": body[:k] + "}}}}[[[" + body[k:]})
+
+
+BAD_INPUTS = {
+    "random bytes": (lambda p: (p / "x.zip").write_bytes(os.urandom(4096)) and p / "x.zip", "not a readable zip"),
+    "random bytes, no suffix": (lambda p: (p / "x.bin").write_bytes(os.urandom(4096)) and p / "x.bin", "neither a zip"),
+    "empty file": (lambda p: (p / "e.zip").write_bytes(b"") or p / "e.zip", "empty"),
+    "empty zip": (lambda p: write_zip(p / "e.zip", {}), "no post files"),
+    "archive with no posts": (lambda p: write_zip(p / "a.zip", {"data/tweets.js": "window.YTD.tweets.part0 = [ ]"}), "holds no posts"),
+    "only other files": (lambda p: write_zip(p / "a.zip", {"data/direct-messages.js": "window.YTD.dm.part0 = [ ]"}), "no post files"),
+    "truncated post file": (_truncated, "truncated"),
+    "damaged post file": (_garbled, "damaged"),
+    "non-JS post file": (lambda p: write_zip(p / "a.zip", {"data/tweets.js": "\x00\x01 not javascript at all"}), "not an archive data file"),
+    "JSON object, not a list": (lambda p: write_zip(p / "a.zip", {"data/tweets.js": 'window.YTD.tweets.part0 = {"a": 1}'}), "list of items"),
+    "bad manifest": (lambda p: write_zip(p / "a.zip", {"data/manifest.js": "window.__THAR_CONFIG = {", "data/tweets.js": "window.YTD.tweets.part0 = [ ]"}), "manifest.js"),
+    "missing path": (lambda p: p / "nope.zip", "does not exist"),
+    "empty folder": (lambda p: (p / "empty").mkdir() or p / "empty", "no post files"),
+    "only unsafe member names": (lambda p: write_zip(p / "a.zip", {"../../data/tweets.js": js("YTD.tweets.part0", [{"tweet": tweet("1", "x")}])}), "no post files"),
+    "only reposts": (lambda p: write_zip(p / "a.zip", {"data/tweets.js": js("YTD.tweets.part0", [{"tweet": tweet("1", "RT @a: hi")}])}), "eligible"),
+    "csv missing columns": (lambda p: (p / "t.csv").write_text("id,text\n1,hello\n") and p / "t.csv", "lacks the column"),
+    "broken parquet": (lambda p: (p / "t.parquet").write_bytes(b"PAR1 broken") and p / "t.parquet", "Parquet"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_one_clear_line_and_nothing_written(case, tmp_path):
+    make, needle = BAD_INPUTS[case]
+    (tmp_path / "in").mkdir()
+    path = make(tmp_path / "in")
+    proc = run_engage("build-dataset", path, "--out", tmp_path / "out", "--handle", "me", "--quiet")
+    assert_one_line_error(proc, needle)
+    assert not (tmp_path / "out").exists()
+    loud = run_engage("build-dataset", path, "--out", tmp_path / "out", "--handle", "me")
+    assert_one_line_error(loud, needle, quiet=False)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")], "no staging folder left"
+
+
+def test_zip_bomb_is_refused_without_inflating_it(tmp_path):
+    # A member that inflates far past the bound: highly compressible zeros after a valid start.
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("data/tweets.js", "w") as fh:
+            fh.write(b"window.YTD.tweets.part0 = [ ")
+            chunk = b" " * (1 << 20)
+            for _ in range(300):
+                fh.write(chunk)
+            fh.write(b"]")
+    assert bomb.stat().st_size < 2 << 20
+    proc = run_engage("build-dataset", bomb, "--out", tmp_path / "out", "--quiet")
+    assert_one_line_error(proc, "zip bomb")
+
+    # zipfile stops at the size the header declares; the byte counter is a second bound on
+    # every stream we read (zip member or file), whatever the header says.
+    from archive_parsers.errors import ArchiveError
+
+    reader = source_module._CountingReader(io.BytesIO(b" " * (3 << 20)), 1 << 20, "data/tweets.js")
+    with pytest.raises(ArchiveError, match="inflates past"):
+        while reader.read(1 << 16):
+            pass
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--window", "soon"], "not a duration"),
+        (["--window", "0h"], "--window"),
+        (["--min-ratio", "0.5"], "--min-ratio"),
+        (["--top-fraction", "2"], "between 0 and 1"),
+        (["--test-fraction", "1"], "--test-fraction"),
+        (["--match", "colour"], "cannot be matched"),
+        (["--format", "xml"], "invalid choice"),
+        (["--prompt", "Hi {nickname}"], "{nickname}"),
+        (["--prompt", "Hi {"], "malformed"),
+        (["--as-of", "last tuesday"], "not a date"),
+        (["--max-pairs-per-post", "-1"], "negative"),
+    ],
+)
+def test_bad_flags_are_one_clear_line(args, needle, sample_2024, tmp_path):
+    proc = run_engage("build-dataset", sample_2024[0], "--out", tmp_path / "out", *args)
+    assert_one_line_error(proc, needle)
+    assert not (tmp_path / "out").exists()
+
+
+def test_existing_out_without_force_is_refused(sample_2024, tmp_path):
+    (tmp_path / "out").mkdir()
+    proc = run_engage("build-dataset", sample_2024[0], "--out", tmp_path / "out")
+    assert_one_line_error(proc, "--force")
+
+
+def test_table_without_handle_asks_for_one(tmp_path):
+    (tmp_path / "t.csv").write_text(
+        "id,created_at,text,likes,reposts\n1,2024-01-01T00:00:00Z,hello,3,1\n2,2024-03-01,bye,0,0\n"
+    )
+    proc = run_engage("build-dataset", tmp_path / "t.csv", "--out", tmp_path / "out", "--quiet")
+    assert_one_line_error(proc, "--handle")
+
+
+def test_reads_from_unpacked_folder(sample_archives, tmp_path):
+    proc = run_engage("build-dataset", sample_archives["2021"][1], "--out", tmp_path / "out", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "out" / "stats.json").read_text())["input"]["type"] == "x-archive"
+
+
+def test_manifest_without_generation_date_uses_newest_post(tmp_path):
+    items = [
+        {"tweet": tweet(str(i), f"post number {i}", created=f"Mon Jan {i + 1:02d} 10:00:00 +0000 2024", likes=i)}
+        for i in range(20)
+    ]
+    path = write_zip(tmp_path / "a.zip", {"data/tweets.js": js("YTD.tweets.part0", items),
+                                           "data/manifest.js": manifest({"tweets": ["data/tweets.js"]}, generated="")})  # fmt: skip
+    proc = run_engage("build-dataset", path, "--out", tmp_path / "out", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
+    assert stats["as_of_source"] == "newest post"
+    assert stats["counts"]["left_out"]["too_recent"] == 7  # Jan 14..20 are within 7 days of Jan 20
+
+
+def test_progress_goes_to_stderr_only(sample_2024, tmp_path):
+    proc = run_engage("build-dataset", sample_2024[0], "--out", tmp_path / "out")
+    assert proc.returncode == 0 and proc.stdout == ""
+    assert io.StringIO(proc.stderr).read().count("engage:") >= 2
