@@ -7,9 +7,11 @@ e-mail, phone and IP logs in the same archive are never read.
 from __future__ import annotations
 
 import bisect
+import gc
 import multiprocessing
 import os
 import re
+import signal
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -29,7 +31,7 @@ from archive_parsers.post import (
     REPOST,
     Post,
 )
-from archive_parsers.source import ArchiveSource, open_source
+from archive_parsers.source import ArchiveSource, open_source, safe_name
 from archive_parsers.x_text import (
     is_quote_url,
     note_text,
@@ -95,10 +97,15 @@ def _find_root(names: list[str]) -> str:
     return ""
 
 
+def _dict(obj, key: str) -> dict:
+    """``obj[key]`` when both are dicts, else an empty dict: a manifest of the wrong shape is ignored, not fatal."""
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
 class _XReader:
-    def __init__(self, source: ArchiveSource, on_bytes: Callable[[int], None] | None) -> None:
+    def __init__(self, source: ArchiveSource) -> None:
         self.source = source
-        self.on_bytes = on_bytes
         self.names = set(source.names())
         self.root = _find_root(sorted(self.names))
         self.counts: Counter = Counter()
@@ -132,23 +139,25 @@ class _XReader:
 
     def post_files(self, manifest: dict | None) -> list[tuple[str, str]]:
         files: dict[str, str] = {}
-        if manifest is not None:
-            types = manifest.get("dataTypes") or {}
-            for key, role in _MANIFEST_KEYS.items():
-                entry = types.get(key) or {}
-                for f in entry.get("files") or []:
-                    raw = str((f or {}).get("fileName", ""))
-                    if not raw:
+        types = _dict(manifest, "dataTypes")
+        for key, role in _MANIFEST_KEYS.items():
+            listed = _dict(types, key).get("files")
+            for f in listed if isinstance(listed, list) else []:
+                f = f if isinstance(f, dict) else {}
+                raw = safe_name(str(f.get("fileName") or ""))
+                if raw is None:
+                    if f.get("fileName"):
+                        self.counts["manifest_entries_ignored"] += 1
+                    continue
+                name = self.root + raw
+                if name not in self.names:
+                    if str(f.get("count", "1")).strip() == "0":
                         continue
-                    name = self.root + raw.lstrip("./")
-                    if name not in self.names:
-                        if int(str((f or {}).get("count", "1")) or 1) == 0:
-                            continue
-                        raise ArchiveError(
-                            f"the archive's manifest lists {raw} but the archive does not hold it; "
-                            "the download looks incomplete: download the archive again"
-                        )
-                    files[name] = role
+                    raise ArchiveError(
+                        f"the archive's manifest lists {raw} but the archive does not hold it; "
+                        "the download looks incomplete: download the archive again"
+                    )
+                files[name] = role
         for name in self.names:
             rel = name[len(self.root) :] if name.startswith(self.root) else None
             if rel is None or rel.count("/") > 1 or (rel.count("/") == 1 and not rel.startswith("data/")):
@@ -289,6 +298,12 @@ def _read_file(source: ArchiveSource, name: str, role: str, on_bytes=None) -> _F
     return out
 
 
+def _worker_init() -> None:
+    # Ctrl-C is the main process's to handle; the worker's records make no reference cycles.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gc.disable()
+
+
 def _read_file_alone(job: tuple[str, str, str]) -> _FileResult:
     """Read one post file in a worker process, with its own handle on the archive."""
     path, name, role = job
@@ -307,17 +322,29 @@ def _file_results(path: Path, source: ArchiveSource, files: list[tuple[str, str]
     """Each post file's result, in file order."""
     sizes = [source.size(n) for n, _ in files]
     workers = min(os.cpu_count() or 1, len(files))
-    fork = "fork" in multiprocessing.get_all_start_methods()
-    if workers < 2 or not fork or sum(sizes) < PARALLEL_MIN_BYTES:
+    if workers < 2 or sum(sizes) < PARALLEL_MIN_BYTES:
         for name, role in files:
             yield _read_file(source, name, role, on_bytes)
         return
     jobs = [(str(path), name, role) for name, role in files]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    # "spawn": a worker starts clean, never a copy of a process that holds other threads' locks.
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init
+    )
+    try:
         for result, size in zip(pool.map(_read_file_alone, jobs), sizes):
             if on_bytes is not None:
                 on_bytes(size)
             yield result
+    except BaseException:
+        # An error in one file or Ctrl-C: stop the rest now instead of parsing every other file.
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.terminate()
+        raise
+    finally:
+        pool.shutdown(wait=True)
 
 
 def read_x_archive(
@@ -331,7 +358,7 @@ def read_x_archive(
 
 
 def _read(path: Path, source: ArchiveSource, on_bytes, on_total) -> ArchiveData:
-    reader = _XReader(source, on_bytes)
+    reader = _XReader(source)
     counts = reader.counts
     manifest = reader.read_manifest()
     files = reader.post_files(manifest)
@@ -345,9 +372,9 @@ def _read(path: Path, source: ArchiveSource, on_bytes, on_total) -> ArchiveData:
     handle = display = ""
     generated_at = None
     if manifest is not None:
-        user = manifest.get("userInfo") or {}
+        user = _dict(manifest, "userInfo")
         handle, display = str(user.get("userName") or ""), str(user.get("displayName") or "")
-        gen = (manifest.get("archiveInfo") or {}).get("generationDate")
+        gen = _dict(manifest, "archiveInfo").get("generationDate")
         if gen:
             try:
                 generated_at = parse_x_time(str(gen))

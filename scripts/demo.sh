@@ -4,14 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
-TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 DEMO=${1:-demo}
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
-python -m pip install -q "$TORCH_SPEC"
-python -m pip install -q -e ".[train]"
+python -m pip install -q -e .
 
 mkdir -p "$DEMO"
 engage sample-archive "$DEMO/sample-archive.zip" --posts 3000 --seed 0 --force

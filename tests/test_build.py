@@ -206,3 +206,18 @@ def test_parallel_and_serial_parsing_agree(sample_2024, tmp_path, monkeypatch):
         (p.id, p.text, p.kind, p.dropped, p.likes) for p in parallel.posts
     ]
     assert serial.counts == parallel.counts
+
+
+def test_a_damaged_part_stops_the_parallel_read_with_one_error(tmp_path, monkeypatch):
+    from conftest import js, tweet, write_zip
+
+    import archive_parsers.x_archive as xa
+    from archive_parsers import ArchiveError, read_posts
+
+    good = js("YTD.tweets.part0", [{"tweet": tweet(str(i), f"post {i}")} for i in range(500)])
+    path = write_zip(
+        tmp_path / "a.zip", {"data/tweets.js": good, "data/tweets-part1.js": good.replace("part0", "part1")[:-200]}
+    )
+    monkeypatch.setattr(xa, "PARALLEL_MIN_BYTES", 0)
+    with pytest.raises(ArchiveError, match="tweets-part1.js is truncated"):
+        read_posts(path)

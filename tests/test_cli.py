@@ -5,7 +5,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 from conftest import js, manifest, run_engage, tweet, write_zip
@@ -188,3 +191,23 @@ def test_progress_goes_to_stderr_only(sample_2024, tmp_path):
     proc = run_engage("build-dataset", sample_2024[0], "--out", tmp_path / "out")
     assert proc.returncode == 0 and proc.stdout == ""
     assert io.StringIO(proc.stderr).read().count("engage:") >= 2
+
+
+def test_ctrl_c_mid_build_says_one_line_and_leaves_nothing(sample_2024, tmp_path):
+    script = (
+        "import os, signal, sys\n"
+        "import engage.build as b\n"
+        "real = b.find_pairs\n"
+        "def interrupted(*a, **k):\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return real(*a, **k)\n"
+        "b.find_pairs = interrupted\n"
+        "from engage.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    proc = subprocess.run([sys.executable, "-c", script, "build-dataset", str(sample_2024[0]), "--out", str(tmp_path / "out"), "--quiet"],
+                          capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert proc.returncode == 130
+    assert "Traceback" not in proc.stderr and proc.stderr.strip().endswith("nothing was left half-written")
+    assert list(tmp_path.iterdir()) == []

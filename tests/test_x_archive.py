@@ -258,3 +258,12 @@ def test_unsafe_member_names_are_never_offered(tmp_path):
     data = read_posts(path)
     assert [p.text for p in data.posts] == ["fine"]
     assert data.counts["members_ignored_unsafe_name"] == 2
+
+
+def test_a_manifest_of_the_wrong_shape_falls_back_to_file_names(tmp_path):
+    posts = js("YTD.tweets.part0", [{"tweet": tweet("1", "hello")}])
+    for body in ('window.__THAR_CONFIG = {"dataTypes": [1, 2], "userInfo": "x", "archiveInfo": {"generationDate": "soon"}}',
+                 'window.__THAR_CONFIG = {"dataTypes": {"tweets": {"files": [{"fileName": "../../etc/passwd", "count": "x"}, 7]}}}'):  # fmt: skip
+        path = write_zip(tmp_path / "a.zip", {"data/tweets.js": posts, "data/manifest.js": body})
+        data = read_posts(path)
+        assert [p.text for p in data.posts] == ["hello"] and data.generated_at is None
