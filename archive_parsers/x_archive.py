@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import re
 import signal
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -322,14 +323,16 @@ def _file_results(path: Path, source: ArchiveSource, files: list[tuple[str, str]
     """Each post file's result, in file order."""
     sizes = [source.size(n) for n, _ in files]
     workers = min(os.cpu_count() or 1, len(files))
-    if workers < 2 or sum(sizes) < PARALLEL_MIN_BYTES:
+    # Workers are forked: a spawned worker re-imports the caller's __main__, which breaks for
+    # code run from a notebook, stdin or a script without a main guard. Fork is safe on Linux
+    # here (the parent runs no other threads while it reads); elsewhere the read is serial.
+    if workers < 2 or sum(sizes) < PARALLEL_MIN_BYTES or sys.platform != "linux":
         for name, role in files:
             yield _read_file(source, name, role, on_bytes)
         return
     jobs = [(str(path), name, role) for name, role in files]
-    # "spawn": a worker starts clean, never a copy of a process that holds other threads' locks.
     pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init
+        max_workers=workers, mp_context=multiprocessing.get_context("fork"), initializer=_worker_init
     )
     try:
         for result, size in zip(pool.map(_read_file_alone, jobs), sizes):

@@ -208,23 +208,12 @@ def _build(input_path: Path, out: Path, settings: BuildSettings, force: bool, pr
                 stage / "sft" / f"{split}.jsonl", rows, prompt, texts, ids, score_values, created, settings.format
             )
         counts["dpo"] = {
-            split: write_dpo(
-                stage / "dpo" / f"{split}.jsonl",
-                pairs[split],
-                prompt,
-                texts,
-                ids,
-                score_values,
-                settings.format,
-                rule.adjust != "none",
-            )
+            split: write_dpo(stage / "dpo" / f"{split}.jsonl", pairs[split], prompt, texts, ids, score_values, settings.format, rule.adjust != "none")
             for split in ("train", "test")
-        }
+        }  # fmt: skip
         kept = [r is None for r in reasons]
-        write_posts_table(
-            stage / "posts.parquet",
-            _posts_columns(posts, ids, times, texts, kept, scores, reasons, is_test, in_sft, pair_count),
-        )
+        columns = _posts_columns(posts, ids, times, texts, kept, scores, reasons, is_test, in_sft, pair_count)
+        write_posts_table(stage / "posts.parquet", columns)
         stats = {
             "tool": "engage",
             "version": __version__,

@@ -22,6 +22,8 @@ class Progress:
             return
         from tqdm import tqdm
 
+        tqdm.monitor_interval = 0  # no monitor thread: archive parsing forks worker processes
+
         with tqdm(
             desc=desc, unit=unit, unit_scale=True, unit_divisor=1024, file=sys.stderr, leave=False, mininterval=0.5
         ) as bar:

@@ -221,3 +221,18 @@ def test_a_damaged_part_stops_the_parallel_read_with_one_error(tmp_path, monkeyp
     monkeypatch.setattr(xa, "PARALLEL_MIN_BYTES", 0)
     with pytest.raises(ArchiveError, match="tweets-part1.js is truncated"):
         read_posts(path)
+
+
+@pytest.mark.parametrize("fmt", ["text", "chat"])
+def test_dpo_rows_are_the_same_whatever_the_batch_size(sample_2024, tmp_path, monkeypatch, fmt):
+    import engage.dataset_files
+
+    build_dataset(sample_2024[0], tmp_path / "big", BuildSettings(format=fmt))
+    monkeypatch.setattr(engage.dataset_files, "DPO_BATCH", 7)
+    build_dataset(sample_2024[0], tmp_path / "small", BuildSettings(format=fmt))
+    for split in ("train", "test"):
+        big = (tmp_path / "big" / "dpo" / f"{split}.jsonl").read_bytes()
+        assert big == (tmp_path / "small" / "dpo" / f"{split}.jsonl").read_bytes()
+        for row in rows(tmp_path / "big" / "dpo" / f"{split}.jsonl"):
+            assert isinstance(row["score_ratio"], float) and isinstance(row["seconds_apart"], int)
+            assert row["score_ratio"] == round((row["chosen_score"] + 1) / (row["rejected_score"] + 1), 6)
