@@ -288,6 +288,7 @@ def _distributions(scores, times, elig, in_sft, pairs: dict[str, Pairs]) -> dict
         "years_sft": _years(times[sft_idx]),
         "pair_seconds_apart": _quantiles(np.concatenate([p.seconds_apart for p in pairs.values()])),
         "pair_score_ratio": _quantiles((scores[chosen] + 1) / (scores[rejected] + 1)),
+        "pair_adjusted_ratio": _quantiles(np.concatenate([p.ratio for p in pairs.values()])),
         "posts_in_pairs": int(np.count_nonzero(np.bincount(np.concatenate([chosen, rejected]), minlength=1))),
     }
 

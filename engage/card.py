@@ -99,8 +99,17 @@ def write_card(path: Path, stats: dict) -> None:
         + f"; each post in at most {s['max_pairs_per_post']} pairs, nearest in time first.",
         "",
         _table(
-            [_quant_row("seconds apart", d["pair_seconds_apart"]), _quant_row("score ratio", d["pair_score_ratio"])],
+            [_quant_row("seconds apart", d["pair_seconds_apart"]), _quant_row("score ratio", d["pair_score_ratio"])]
+            + ([_quant_row("adjusted ratio", d["pair_adjusted_ratio"])] if s["pair_adjust"] == "hour" else []),
             quant_header,
+        ),
+        "",
+        "Score ratio is (chosen + 1) / (rejected + 1) on raw scores."
+        + (
+            f" With the hour-of-day adjustment the rule applies to the adjusted ratio (always ≥ {s['min_ratio']:g}); "
+            "a raw ratio can be lower when the chosen post went out at an hour the audience is away."
+            if s["pair_adjust"] == "hour"
+            else ""
         ),
         "",
         "## Split and format",

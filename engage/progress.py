@@ -25,11 +25,17 @@ class Progress:
         tqdm.monitor_interval = 0  # no monitor thread: archive parsing forks worker processes
 
         with tqdm(
-            desc=desc, unit=unit, unit_scale=True, unit_divisor=1024, file=sys.stderr, leave=False, mininterval=0.5
+            desc=desc,
+            unit=unit,
+            unit_scale=True,
+            unit_divisor=1024,
+            file=sys.stderr,
+            leave=False,
+            mininterval=0.5,
+            delay=1.0,
         ) as bar:
 
             def set_total(total: int) -> None:
-                bar.total = total
-                bar.refresh()
+                bar.total = total  # shown from the next update; a refresh now would defeat the delay
 
             yield set_total, bar.update
