@@ -24,37 +24,31 @@ def tiny(sample_2024, tmp_path_factory):
     return data, build_tiny_model(texts, base / "model")
 
 
-def _common(tmp_path):
-    return dict(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=2, per_device_eval_batch_size=2,
-                use_cpu=True, bf16=False, report_to="none", save_strategy="no", max_length=128, logging_steps=1)  # fmt: skip
+def _train(kind: str, fmt: str, tiny, tmp_path):
+    """Load the split files with datasets and train TRL's own trainer on them for two steps."""
+    from datasets import load_dataset
+    from transformers import AutoTokenizer
+    from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
+
+    data, model = tiny
+    config, trainer_class = (SFTConfig, SFTTrainer) if kind == "sft" else (DPOConfig, DPOTrainer)
+    ds = load_dataset("json", data_files={s: str(data[fmt] / kind / f"{s}.jsonl") for s in ("train", "test")})
+    args = config(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=2, per_device_eval_batch_size=2,
+                  use_cpu=True, bf16=False, report_to="none", save_strategy="no", max_length=128, logging_steps=1)  # fmt: skip
+    trainer = trainer_class(model=str(model), args=args, train_dataset=ds["train"], eval_dataset=ds["test"],
+                            processing_class=AutoTokenizer.from_pretrained(model))  # fmt: skip
+    result = trainer.train()
+    assert result.global_step == 2
+    return trainer.evaluate(), result
 
 
 @pytest.mark.parametrize("fmt", ["text", "chat"])
 def test_sft_trainer_takes_the_sft_files_as_they_are(tiny, fmt, tmp_path):
-    from datasets import load_dataset
-    from transformers import AutoTokenizer
-    from trl import SFTConfig, SFTTrainer
-
-    data, model = tiny
-    ds = load_dataset("json", data_files={s: str(data[fmt] / "sft" / f"{s}.jsonl") for s in ("train", "test")})
-    trainer = SFTTrainer(model=str(model), args=SFTConfig(**_common(tmp_path)), train_dataset=ds["train"],
-                         eval_dataset=ds["test"], processing_class=AutoTokenizer.from_pretrained(model))  # fmt: skip
-    result = trainer.train()
-    assert result.global_step == 2 and result.training_loss > 0
-    assert trainer.evaluate()["eval_loss"] > 0
+    metrics, result = _train("sft", fmt, tiny, tmp_path)
+    assert result.training_loss > 0 and metrics["eval_loss"] > 0
 
 
 @pytest.mark.parametrize("fmt", ["text", "chat"])
 def test_dpo_trainer_takes_the_dpo_files_as_they_are(tiny, fmt, tmp_path):
-    from datasets import load_dataset
-    from transformers import AutoTokenizer
-    from trl import DPOConfig, DPOTrainer
-
-    data, model = tiny
-    ds = load_dataset("json", data_files={s: str(data[fmt] / "dpo" / f"{s}.jsonl") for s in ("train", "test")})
-    trainer = DPOTrainer(model=str(model), args=DPOConfig(**_common(tmp_path)), train_dataset=ds["train"],
-                         eval_dataset=ds["test"], processing_class=AutoTokenizer.from_pretrained(model))  # fmt: skip
-    result = trainer.train()
-    assert result.global_step == 2
-    metrics = trainer.evaluate()
+    metrics, _ = _train("dpo", fmt, tiny, tmp_path)
     assert "eval_rewards/accuracies" in metrics and "eval_rewards/margins" in metrics
