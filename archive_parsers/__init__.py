@@ -9,9 +9,9 @@ import zipfile
 from pathlib import Path
 
 from archive_parsers.errors import ArchiveError
-from archive_parsers.post import Post
+from archive_parsers.post import ArchiveData, Post
 from archive_parsers.table import TABLE_SUFFIXES, read_post_table
-from archive_parsers.x_archive import ArchiveData, read_x_archive
+from archive_parsers.x_archive import read_x_archive
 
 __all__ = ["ArchiveData", "ArchiveError", "Post", "read_posts"]
 

@@ -1,8 +1,9 @@
-"""The one record type that crosses the parser boundary."""
+"""The one record type that crosses the parser boundary, and what a parser hands on with it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
 
 # Kinds, in the order a post is classified (first that applies wins).
@@ -43,3 +44,16 @@ class Post:
     source: str = ""
     reply_to_id: str = ""
     dropped: str = ""
+
+
+@dataclass
+class ArchiveData:
+    """What a parser hands on: the posts plus what is known about the archive."""
+
+    posts: list[Post]
+    input_type: str = "x-archive"
+    handle: str = ""
+    display_name: str = ""
+    generated_at: datetime | None = None
+    files: list[str] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)

@@ -16,8 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from archive_parsers.errors import ArchiveError
-from archive_parsers.post import COMMUNITY, KINDS, ORIGINAL, QUOTE, REPLY, REPOST, Post
-from archive_parsers.x_archive import ArchiveData
+from archive_parsers.post import COMMUNITY, KINDS, ORIGINAL, QUOTE, REPLY, REPOST, ArchiveData, Post
 from archive_parsers.x_text import fix_surrogates
 
 REQUIRED = ("id", "created_at", "text", "likes", "reposts")

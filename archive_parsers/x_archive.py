@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 from archive_parsers.errors import ArchiveError
@@ -30,6 +29,7 @@ from archive_parsers.post import (
     QUOTE,
     REPLY,
     REPOST,
+    ArchiveData,
     Post,
 )
 from archive_parsers.source import ArchiveSource, open_source, safe_name
@@ -60,21 +60,7 @@ _FILE_PATTERNS = [
 _ROLE_ORDER = {TWEETS: 0, COMMUNITY_POSTS: 1, DELETED_POSTS: 2, NOTES: 3}
 # A note's post is created a few to ~40 ms after the note; allow generous slack.
 _NOTE_MATCH_MS = 5000
-_ELLIPSIS_TAIL = re.compile(r"…\s*(?:https?://\S+)?\s*$")
 _URL = re.compile(r"https?://\S+")
-
-
-@dataclass
-class ArchiveData:
-    """What a parser hands on: the posts plus what is known about the archive."""
-
-    posts: list[Post]
-    input_type: str = "x-archive"
-    handle: str = ""
-    display_name: str = ""
-    generated_at: datetime | None = None
-    files: list[str] = field(default_factory=list)
-    counts: Counter = field(default_factory=Counter)
 
 
 def _role(name: str) -> str | None:
@@ -254,9 +240,13 @@ def _norm_prefix(text: str) -> str:
 
 
 def _note_fits(post: Post, note: str) -> bool:
-    """Whether a post's cut text could be the start of this note."""
+    """Whether a post's cut text is the start of this note (links, ellipsis, spacing and case aside).
+
+    Guards the id rule: a note whose own post is missing (deleted) must not land on the
+    neighbouring post; it stays unmatched and is counted instead.
+    """
     head = _norm_prefix(post.text)[:40]
-    return not head or _norm_prefix(note).startswith(head) or bool(_ELLIPSIS_TAIL.search(post.text))
+    return not head or _norm_prefix(note).startswith(head)
 
 
 @dataclass

@@ -267,3 +267,25 @@ def test_a_manifest_of_the_wrong_shape_falls_back_to_file_names(tmp_path):
         path = write_zip(tmp_path / "a.zip", {"data/tweets.js": posts, "data/manifest.js": body})
         data = read_posts(path)
         assert [p.text for p in data.posts] == ["hello"] and data.generated_at is None
+
+
+def test_a_note_whose_post_is_missing_does_not_land_on_the_next_post(tmp_path):
+    ms = 1_733_115_174_000
+    orphan_note, next_post = _id_at(ms, 1), _id_at(ms + 20, 2)
+    items = [
+        {
+            "tweet": tweet(
+                next_post, "A different long post that was cut here…", created="Mon Dec 02 04:52:54 +0000 2024"
+            )
+        }
+    ]
+    notes = [
+        {"noteTweet": {"noteTweetId": orphan_note, "core": {"text": "The orphan note's own words " * 12, "urls": []}}}
+    ]
+    path = write_zip(
+        tmp_path / "a.zip",
+        {"data/tweets.js": js("YTD.tweets.part0", items), "data/note-tweet.js": js("YTD.note_tweet.part0", notes)},
+    )
+    data = read_posts(path)
+    assert data.posts[0].text == "A different long post that was cut here…"
+    assert data.counts["notes_unmatched"] == 1
