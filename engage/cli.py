@@ -222,6 +222,51 @@ def _run_sample(args) -> int:
     return 0
 
 
+def _add_tiny_model(sub) -> None:
+    p = sub.add_parser(
+        "tiny-model",
+        help="build a tiny local model for CPU runs",
+        description="Train a small byte-level BPE tokenizer on a dataset folder's own text and save it with a tiny "
+        "Mistral-architecture model (random weights), like any hub model, so the recipes run on a CPU with no "
+        "download. Real runs name a hub id or a local path as model_name_or_path instead.",
+    )
+    p.add_argument("--dataset_dir", "--dataset-dir", type=Path, required=True, help="folder written by build-dataset")
+    p.add_argument("--out", type=Path, required=True, help="folder to write the model to")
+    p.add_argument("--vocab-size", type=_count, default=512, help="tokenizer vocabulary (default 512)")
+    p.add_argument("--hidden-size", type=_count, default=64, help="model width (default 64)")
+    p.add_argument("--layers", type=_count, default=2, help="decoder layers (default 2)")
+    p.add_argument("--seed", type=_count, default=0, help="weight initialisation seed (default 0)")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.set_defaults(run=_run_tiny_model)
+
+
+def _run_tiny_model(args) -> int:
+    import shutil
+
+    from engage.tiny_model import build_tiny_model, dataset_texts
+
+    texts = dataset_texts(args.dataset_dir)
+    if args.out.exists() and not args.force:
+        raise UserError(f"{args.out} already exists; pass --force to replace it")
+    if args.vocab_size < 300 or args.hidden_size < 8 or args.hidden_size % 4 or args.layers < 1:
+        raise UserError(
+            "--vocab-size must be at least 300, --hidden-size a multiple of 4 (8 or more), --layers 1 or more"
+        )
+    tmp = args.out.with_name(f".{args.out.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        build_tiny_model(
+            texts, tmp, vocab_size=args.vocab_size, hidden_size=args.hidden_size, layers=args.layers, seed=args.seed
+        )
+        if args.out.exists():
+            shutil.rmtree(args.out)
+        tmp.rename(args.out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"engage: wrote a tiny model to {args.out} (tokenizer trained on {len(texts)} texts)", file=sys.stderr)
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="engage", description="Fine-tune a model on your own posts; you approve every post it writes."
@@ -230,6 +275,7 @@ def make_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _add_build(sub)
     _add_sample(sub)
+    _add_tiny_model(sub)
     return parser
 
 

@@ -18,6 +18,28 @@ CHAT_TEMPLATE = (
 )
 
 
+def dataset_texts(dataset_dir: Path) -> list[str]:
+    """Every training text of a build-dataset folder (all eligible posts) plus its prompt."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from engage.errors import UserError
+
+    dataset_dir = Path(dataset_dir)
+    try:
+        table = pq.read_table(dataset_dir / "posts.parquet", columns=["training_text"])
+        prompt = json.loads((dataset_dir / "stats.json").read_text(encoding="utf-8"))["prompt"]
+    except (OSError, ValueError, KeyError):
+        raise UserError(
+            f"{dataset_dir} is not a folder `engage build-dataset` wrote (no posts.parquet / stats.json)"
+        ) from None
+    texts = [t for t in table.column("training_text").to_pylist() if t]
+    if not texts:
+        raise UserError(f"{dataset_dir} holds no training text")
+    return [prompt, *texts]
+
+
 def build_tiny_tokenizer(texts: Iterable[str], vocab_size: int = 512):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
