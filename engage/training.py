@@ -103,12 +103,31 @@ def last_checkpoint(output_dir: str) -> str | None:
     return get_last_checkpoint(output_dir)
 
 
-def _finish(trainer, output_dir: str, metrics: dict, card: str) -> None:
-    """Save metrics and the model card; drop the checkpoints the finished run no longer needs."""
+def train_info(trainer, resumed_from: str | None, started_from: str | None) -> dict:
+    """Facts about the run as it happened (not as configured), for the card and for checks."""
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    four_bit = sum(1 for m in model.modules() if type(m).__name__ == "Linear4bit")
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    adapters = sorted(getattr(model, "peft_config", {}) or {})
+    return {
+        "global_step": trainer.state.global_step,
+        "resumed_from": resumed_from,
+        "started_from_adapter": started_from,
+        "world_size": trainer.accelerator.num_processes,
+        "device": str(trainer.accelerator.device),
+        "linear4bit_layers": four_bit,
+        "trainable_parameters": trainable,
+        "adapters_in_memory": adapters,
+    }
+
+
+def _finish(trainer, output_dir: str, metrics: dict, info: dict, card: str) -> None:
+    """Save metrics, run facts and the model card; drop the checkpoints the finished run no longer needs."""
     if not trainer.accelerator.is_main_process:
         return
     out = Path(output_dir)
     (out / "eval_results.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    (out / "train_info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     (out / "README.md").write_text(card, encoding="utf-8")
     for ckpt in out.glob("checkpoint-*"):
         shutil.rmtree(ckpt, ignore_errors=True)
@@ -216,19 +235,17 @@ def run_sft(data_args: SFTDataArguments, training_args, model_args) -> dict:
         quantization_config=get_quantization_config(model_args),
         peft_config=get_peft_config(model_args),
     )
+    resume = last_checkpoint(training_args.output_dir)
     try:
-        trainer.train(resume_from_checkpoint=last_checkpoint(training_args.output_dir))
+        trainer.train(resume_from_checkpoint=resume)
         metrics = trainer.evaluate() if "test" in dataset else {}
     except torch.OutOfMemoryError as exc:
         raise _oom_hint(exc) from None
     trainer.save_model(training_args.output_dir)
     metrics = {k: v for k, v in metrics.items() if k in ("eval_loss", "eval_mean_token_accuracy", "eval_num_tokens")}
-    _finish(
-        trainer,
-        training_args.output_dir,
-        metrics,
-        model_card("sft", model_args, training_args, data_args.dataset_dir, metrics),
-    )
+    info = train_info(trainer, resume, None)
+    card = model_card("sft", model_args, training_args, data_args.dataset_dir, metrics)
+    _finish(trainer, training_args.output_dir, metrics, info, card)
     return metrics
 
 
@@ -281,11 +298,13 @@ def run_dpo(data_args: DPODataArguments, training_args, model_args) -> dict:
         eval_dataset=dataset.get("test"),
         processing_class=tokenizer,
     )
+    resume = last_checkpoint(training_args.output_dir)
     try:
-        trainer.train(resume_from_checkpoint=last_checkpoint(training_args.output_dir))
+        trainer.train(resume_from_checkpoint=resume)
         metrics = trainer.evaluate() if "test" in dataset else {}
     except torch.OutOfMemoryError as exc:
         raise _oom_hint(exc) from None
+    info = train_info(trainer, resume, data_args.sft_adapter)
     if trainer.accelerator.is_main_process:
         # Only the trained adapter (and the tokenizer): not the frozen reference copy.
         trainer.accelerator.unwrap_model(trainer.model).save_pretrained(
@@ -303,7 +322,7 @@ def run_dpo(data_args: DPODataArguments, training_args, model_args) -> dict:
     card = model_card(
         "dpo", model_args, training_args, data_args.dataset_dir, metrics, sft_adapter=data_args.sft_adapter
     )
-    _finish(trainer, training_args.output_dir, metrics, card)
+    _finish(trainer, training_args.output_dir, metrics, info, card)
     return metrics
 
 
