@@ -84,6 +84,13 @@ def check_4bit(model_args) -> None:
             )
 
 
+def count_real_tokens(training_args) -> None:
+    """Count non-padding input tokens, so throughput is reported in real tokens/s (set here: the
+    command line and YAML can only turn the count on or off, not choose non-padding)."""
+    if training_args.include_num_input_tokens_seen in (False, "no"):
+        training_args.include_num_input_tokens_seen = "non_padding"
+
+
 def model_init_kwargs(model_args, training_args) -> dict:
     kwargs = dict(
         revision=model_args.model_revision,
@@ -103,8 +110,12 @@ def last_checkpoint(output_dir: str) -> str | None:
     return get_last_checkpoint(output_dir)
 
 
-def train_info(trainer, resumed_from: str | None, started_from: str | None) -> dict:
-    """Facts about the run as it happened (not as configured), for the card and for checks."""
+def train_info(trainer, output, resumed_from: str | None, started_from: str | None) -> dict:
+    """Facts about the run as it happened (not as configured), for the card, checks and benchmarks."""
+    import resource
+
+    import torch
+
     model = trainer.accelerator.unwrap_model(trainer.model)
     four_bit = sum(1 for m in model.modules() if type(m).__name__ == "Linear4bit")
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -118,6 +129,10 @@ def train_info(trainer, resumed_from: str | None, started_from: str | None) -> d
         "linear4bit_layers": four_bit,
         "trainable_parameters": trainable,
         "adapters_in_memory": adapters,
+        "train_runtime_s": output.metrics.get("train_runtime"),
+        "input_tokens_seen": trainer.state.num_input_tokens_seen or None,  # non-padding tokens trained on
+        "peak_gpu_memory_bytes": torch.cuda.max_memory_allocated() if torch.cuda.is_available() else None,
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     }
 
 
@@ -226,6 +241,7 @@ def run_sft(data_args: SFTDataArguments, training_args, model_args) -> dict:
 
     dataset = load_splits(data_args.dataset_dir, "sft")
     check_4bit(model_args)
+    count_real_tokens(training_args)
     training_args.model_init_kwargs = model_init_kwargs(model_args, training_args)
     trainer = SFTTrainer(
         model=model_args.model_name_or_path,
@@ -237,13 +253,13 @@ def run_sft(data_args: SFTDataArguments, training_args, model_args) -> dict:
     )
     resume = last_checkpoint(training_args.output_dir)
     try:
-        trainer.train(resume_from_checkpoint=resume)
+        output = trainer.train(resume_from_checkpoint=resume)
         metrics = trainer.evaluate() if "test" in dataset else {}
     except torch.OutOfMemoryError as exc:
         raise _oom_hint(exc) from None
     trainer.save_model(training_args.output_dir)
     metrics = {k: v for k, v in metrics.items() if k in ("eval_loss", "eval_mean_token_accuracy", "eval_num_tokens")}
-    info = train_info(trainer, resume, None)
+    info = train_info(trainer, output, resume, None)
     card = model_card("sft", model_args, training_args, data_args.dataset_dir, metrics)
     _finish(trainer, training_args.output_dir, metrics, info, card)
     return metrics
@@ -289,6 +305,7 @@ def run_dpo(data_args: DPODataArguments, training_args, model_args) -> dict:
 
     dataset = load_splits(data_args.dataset_dir, "dpo")
     check_4bit(model_args)
+    count_real_tokens(training_args)
     model = load_policy_from_sft(data_args.sft_adapter, model_args, training_args)
     tokenizer = AutoTokenizer.from_pretrained(data_args.sft_adapter)
     trainer = DPOTrainer(
@@ -300,11 +317,11 @@ def run_dpo(data_args: DPODataArguments, training_args, model_args) -> dict:
     )
     resume = last_checkpoint(training_args.output_dir)
     try:
-        trainer.train(resume_from_checkpoint=resume)
+        output = trainer.train(resume_from_checkpoint=resume)
         metrics = trainer.evaluate() if "test" in dataset else {}
     except torch.OutOfMemoryError as exc:
         raise _oom_hint(exc) from None
-    info = train_info(trainer, resume, data_args.sft_adapter)
+    info = train_info(trainer, output, resume, data_args.sft_adapter)
     if trainer.accelerator.is_main_process:
         # Only the trained adapter (and the tokenizer): not the frozen reference copy.
         trainer.accelerator.unwrap_model(trainer.model).save_pretrained(
