@@ -156,7 +156,7 @@ def _dataset_stats(dataset_dir: str) -> dict:
 
 
 def model_card(
-    kind: str, model_args, training_args, dataset_dir: str, metrics: dict, sft_adapter: str | None = None
+    kind: str, model_args, training_args, dataset_dir: str, metrics: dict, info: dict, sft_adapter: str | None = None
 ) -> str:
     stats = _dataset_stats(dataset_dir)
     counts = stats.get("counts", {})
@@ -177,11 +177,16 @@ def model_card(
         )  # fmt: skip
         if getattr(training_args, k, None) is not None
     }
+    try:  # the LoRA shape as saved (for DPO it is the SFT adapter's), not as configured
+        lora = json.loads((Path(training_args.output_dir) / "adapter_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        lora = {}
+    hp = {k: getattr(v, "value", v) for k, v in hp.items()}
     hp.update(
-        lora_r=model_args.lora_r,
-        lora_alpha=model_args.lora_alpha,
-        lora_dropout=model_args.lora_dropout,
-        lora_target_modules=model_args.lora_target_modules,
+        lora_r=lora.get("r"),
+        lora_alpha=lora.get("lora_alpha"),
+        lora_dropout=lora.get("lora_dropout"),
+        lora_target_modules=lora.get("target_modules"),
         load_in_4bit=model_args.load_in_4bit,
         bnb_4bit_quant_type=model_args.bnb_4bit_quant_type if model_args.load_in_4bit else None,
         double_quant=model_args.use_bnb_nested_quant if model_args.load_in_4bit else None,
@@ -213,6 +218,27 @@ def model_card(
         )
     lines += ["", "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items()]
+    tokens, runtime = info.get("input_tokens_seen"), info.get("train_runtime_s")
+    peak = info.get("peak_gpu_memory_bytes") or info.get("peak_rss_bytes")
+    lines += [
+        "",
+        "## Run",
+        "",
+        f"{info.get('global_step')} steps on {info.get('world_size')} process(es), {info.get('device')}"
+        + (f", resumed from `{info['resumed_from']}`" if info.get("resumed_from") else "")
+        + f"; {info.get('linear4bit_layers')} 4-bit linear layers, {info.get('trainable_parameters')} trainable parameters"
+        + (
+            f"; {tokens} non-padding tokens in {runtime:.0f} s ({tokens / runtime:.0f} tokens/s)"
+            if tokens and runtime
+            else ""
+        )
+        + (
+            f"; peak {'GPU memory' if info.get('peak_gpu_memory_bytes') else 'RSS'} {peak / 2**30:.2f} GiB"
+            if peak
+            else ""
+        )
+        + ".",
+    ]
     lines += ["", "## Hyperparameters", "", "| setting | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in hp.items() if v is not None]
     lines += [
@@ -260,7 +286,7 @@ def run_sft(data_args: SFTDataArguments, training_args, model_args) -> dict:
     trainer.save_model(training_args.output_dir)
     metrics = {k: v for k, v in metrics.items() if k in ("eval_loss", "eval_mean_token_accuracy", "eval_num_tokens")}
     info = train_info(trainer, output, resume, None)
-    card = model_card("sft", model_args, training_args, data_args.dataset_dir, metrics)
+    card = model_card("sft", model_args, training_args, data_args.dataset_dir, metrics, info)
     _finish(trainer, training_args.output_dir, metrics, info, card)
     return metrics
 
@@ -337,7 +363,7 @@ def run_dpo(data_args: DPODataArguments, training_args, model_args) -> dict:
     )
     metrics = {k: v for k, v in metrics.items() if k in keep}
     card = model_card(
-        "dpo", model_args, training_args, data_args.dataset_dir, metrics, sft_adapter=data_args.sft_adapter
+        "dpo", model_args, training_args, data_args.dataset_dir, metrics, info, sft_adapter=data_args.sft_adapter
     )
     _finish(trainer, training_args.output_dir, metrics, info, card)
     return metrics
