@@ -298,27 +298,23 @@ def load_policy_from_sft(sft_adapter: str | None, model_args, training_args):
     adapter and uses that as the reference policy: the reference is the SFT policy, not the bare
     base model.
     """
-    import torch
     from peft import PeftModel, prepare_model_for_kbit_training
-    from transformers import AutoModelForCausalLM
     from trl import get_quantization_config
+    from trl.trainer.utils import create_model_from_path
 
     if not sft_adapter:
         raise UserError("no --sft_adapter: pass the SFT run's output folder (DPO continues from it)")
     adapter = Path(sft_adapter)
     if not (adapter / "adapter_config.json").is_file():
         raise UserError(f"{adapter} holds no SFT adapter (no adapter_config.json); run recipes/sft.py first")
-    kwargs = model_init_kwargs(model_args, training_args)
-    dtype = kwargs.pop("dtype", None)
-    if isinstance(dtype, str) and dtype != "auto":
-        dtype = getattr(torch, dtype)
+    # Loaded the way TRL's trainers load a model by name (one code path for dtypes and devices).
+    kwargs = {k: v for k, v in model_init_kwargs(model_args, training_args).items() if v is not None}
     quant = get_quantization_config(model_args)
-    base = AutoModelForCausalLM.from_pretrained(
-        model_args.model_name_or_path,
-        dtype=dtype,
-        quantization_config=quant,
-        **{k: v for k, v in kwargs.items() if v is not None},
-    )
+    if quant is not None:
+        kwargs["quantization_config"] = quant
+    if training_args.distributed_state.distributed_type in ("MULTI_GPU", "DEEPSPEED"):
+        kwargs["device_map"] = None  # each process places its own copy
+    base = create_model_from_path(model_args.model_name_or_path, **kwargs)
     if quant is not None:
         base = prepare_model_for_kbit_training(base, use_gradient_checkpointing=training_args.gradient_checkpointing)
     return PeftModel.from_pretrained(base, str(adapter), is_trainable=True)

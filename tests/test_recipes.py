@@ -123,12 +123,13 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(trained, tmp_path):
 
 
 def test_two_process_ddp_on_gloo(trained, tmp_path):
-    _, data, model, _ = trained
-    out = tmp_path / "ddp"
-    ok(launch("sft", "--model_name_or_path", model, "--dataset_dir", data, "--output_dir", out, "--max_steps", 3,
-              "--eval_strategy", "no", accelerate_config="multi_cpu.yaml"))  # fmt: skip
-    info = json.loads((out / "train_info.json").read_text())
-    assert info["world_size"] == 2 and info["device"].startswith("cpu")
+    _, data, model, sft = trained
+    for kind, extra in (("sft", []), ("dpo", ["--sft_adapter", sft])):
+        out = tmp_path / kind
+        ok(launch(kind, "--model_name_or_path", model, "--dataset_dir", data, "--output_dir", out, "--max_steps", 3,
+                  "--eval_strategy", "no", *extra, accelerate_config="multi_cpu.yaml"))  # fmt: skip
+        info = json.loads((out / "train_info.json").read_text())
+        assert info["world_size"] == 2 and info["device"].startswith("cpu") and info["linear4bit_layers"] > 0
 
 
 @pytest.mark.parametrize(
