@@ -261,8 +261,21 @@ def _oom_hint(exc: BaseException) -> UserError:
     )
 
 
-def run_sft(data_args: SFTDataArguments, training_args, model_args) -> dict:
+def _train_and_evaluate(trainer, output_dir: str, evaluate: bool):
+    """Train (resuming from the last checkpoint in ``output_dir`` if a killed run left one), then
+    evaluate on the test split; running out of memory becomes an error that says what to lower."""
     import torch
+
+    resume = last_checkpoint(output_dir)
+    try:
+        output = trainer.train(resume_from_checkpoint=resume)
+        metrics = trainer.evaluate() if evaluate else {}
+    except torch.OutOfMemoryError as exc:
+        raise _oom_hint(exc) from None
+    return output, metrics, resume
+
+
+def run_sft(data_args: SFTDataArguments, training_args, model_args) -> dict:
     from trl import SFTTrainer, get_peft_config, get_quantization_config
 
     dataset = load_splits(data_args.dataset_dir, "sft")
@@ -277,12 +290,7 @@ def run_sft(data_args: SFTDataArguments, training_args, model_args) -> dict:
         quantization_config=get_quantization_config(model_args),
         peft_config=get_peft_config(model_args),
     )
-    resume = last_checkpoint(training_args.output_dir)
-    try:
-        output = trainer.train(resume_from_checkpoint=resume)
-        metrics = trainer.evaluate() if "test" in dataset else {}
-    except torch.OutOfMemoryError as exc:
-        raise _oom_hint(exc) from None
+    output, metrics, resume = _train_and_evaluate(trainer, training_args.output_dir, evaluate="test" in dataset)
     trainer.save_model(training_args.output_dir)
     metrics = {k: v for k, v in metrics.items() if k in ("eval_loss", "eval_mean_token_accuracy", "eval_num_tokens")}
     info = train_info(trainer, output, resume, None)
@@ -321,7 +329,6 @@ def load_policy_from_sft(sft_adapter: str | None, model_args, training_args):
 
 
 def run_dpo(data_args: DPODataArguments, training_args, model_args) -> dict:
-    import torch
     from transformers import AutoTokenizer
     from trl import DPOTrainer
 
@@ -337,12 +344,7 @@ def run_dpo(data_args: DPODataArguments, training_args, model_args) -> dict:
         eval_dataset=dataset.get("test"),
         processing_class=tokenizer,
     )
-    resume = last_checkpoint(training_args.output_dir)
-    try:
-        output = trainer.train(resume_from_checkpoint=resume)
-        metrics = trainer.evaluate() if "test" in dataset else {}
-    except torch.OutOfMemoryError as exc:
-        raise _oom_hint(exc) from None
+    output, metrics, resume = _train_and_evaluate(trainer, training_args.output_dir, evaluate="test" in dataset)
     info = train_info(trainer, output, resume, data_args.sft_adapter)
     if trainer.accelerator.is_main_process:
         # Only the trained adapter (and the tokenizer): not the frozen reference copy.
