@@ -27,7 +27,7 @@ class Progress:
         with tqdm(
             desc=desc,
             unit=unit,
-            unit_scale=True,
+            unit_scale=unit == "B",
             unit_divisor=1024,
             file=sys.stderr,
             leave=False,

@@ -110,7 +110,7 @@ def last_checkpoint(output_dir: str) -> str | None:
     return get_last_checkpoint(output_dir)
 
 
-def train_info(trainer, output, resumed_from: str | None, started_from: str | None) -> dict:
+def train_info(trainer, output, dataset_dir: str, resumed_from: str | None, started_from: str | None) -> dict:
     """Facts about the run as it happened (not as configured), for the card, checks and benchmarks."""
     import resource
 
@@ -121,6 +121,7 @@ def train_info(trainer, output, resumed_from: str | None, started_from: str | No
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     adapters = sorted(getattr(model, "peft_config", {}) or {})
     return {
+        "dataset_dir": str(Path(dataset_dir).resolve()),  # engage generate reads the prompt and posts from it
         "global_step": trainer.state.global_step,
         "resumed_from": resumed_from,
         "started_from_adapter": started_from,
@@ -293,7 +294,7 @@ def run_sft(data_args: SFTDataArguments, training_args, model_args) -> dict:
     output, metrics, resume = _train_and_evaluate(trainer, training_args.output_dir, evaluate="test" in dataset)
     trainer.save_model(training_args.output_dir)
     metrics = {k: v for k, v in metrics.items() if k in ("eval_loss", "eval_mean_token_accuracy", "eval_num_tokens")}
-    info = train_info(trainer, output, resume, None)
+    info = train_info(trainer, output, data_args.dataset_dir, resume, None)
     card = model_card("sft", model_args, training_args, data_args.dataset_dir, metrics, info)
     _finish(trainer, training_args.output_dir, metrics, info, card)
     return metrics
@@ -345,7 +346,7 @@ def run_dpo(data_args: DPODataArguments, training_args, model_args) -> dict:
         processing_class=tokenizer,
     )
     output, metrics, resume = _train_and_evaluate(trainer, training_args.output_dir, evaluate="test" in dataset)
-    info = train_info(trainer, output, resume, data_args.sft_adapter)
+    info = train_info(trainer, output, data_args.dataset_dir, resume, data_args.sft_adapter)
     if trainer.accelerator.is_main_process:
         # Only the trained adapter (and the tokenizer): not the frozen reference copy.
         trainer.accelerator.unwrap_model(trainer.model).save_pretrained(

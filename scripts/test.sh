@@ -7,6 +7,12 @@ PYTHON=${PYTHON:-python3}
 # The CPU build of PyTorch first, so nothing later pulls a multi-GB CUDA build.
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads its own).
+if [ ! -x /usr/bin/chromium ]; then
+  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 . .venv/bin/activate
 python -m pip install -q --upgrade pip

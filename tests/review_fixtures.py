@@ -1,0 +1,23 @@
+"""Review stores built by code for the store, app, export and report tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engage.post_flags import flag_post
+from engage.review_store import NewCandidate, ReviewStore
+
+
+def candidate(text: str, **nearest) -> NewCandidate:
+    flags = flag_post(text).as_dict()
+    flags["near_copy"] = bool(nearest.get("nearest_similarity", 0) >= 0.8)
+    return NewCandidate(text, flags, **nearest)
+
+
+def make_store(path: Path, texts_by_label: dict[str, list[str]], prompt: str = "Write a post:\n") -> ReviewStore:
+    """A store with one batch per model label, candidates in the order given."""
+    store = ReviewStore(path, create=True)
+    for label, texts in texts_by_label.items():
+        batch = store.add_batch(label, "tiny-base", f"runs/{label}", prompt, {"temperature": 0.9})
+        store.add_candidates(batch, [candidate(t) for t in texts])
+    return store
