@@ -457,6 +457,84 @@ def _run_export(args) -> int:
     return 0
 
 
+def _add_report(sub) -> None:
+    p = sub.add_parser(
+        "report",
+        help="acceptance per model, and how published posts did",
+        description="Per model label: candidates, decisions, acceptance (approved / decided) with a 95%% Wilson "
+        "interval, the engagement-bait rate, label rates; between two labels the difference with Fisher's exact "
+        "test. With --archive (a newer export): each published post against your own post made closest in time "
+        "within --window, win rate with an exact sign test. Printed as a table; --out writes report.json and "
+        "report.html too.",
+    )
+    p.add_argument("--store", type=Path, required=True, help="review store file")
+    p.add_argument(
+        "--archive", type=Path, default=None, help="a newer X archive (or post table) holding the published posts"
+    )
+    p.add_argument("--out", type=Path, default=None, help="folder for report.json and report.html")
+    p.add_argument(
+        "--window",
+        type=_duration,
+        default=parse_duration("3h"),
+        help="own post within this of a published one (default 3h)",
+    )
+    p.add_argument("--min-age", type=_duration, default=parse_duration("7d"),
+                   help="leave out posts younger than this when the archive was made (default 7d)")  # fmt: skip
+    p.set_defaults(run=_run_report)
+
+
+def _run_report(args) -> int:
+    from engage.report import MatchRule, build_report, render_text, write_report
+    from engage.review_store import ReviewStore
+
+    with ReviewStore(args.store) as store:
+        report = build_report(store, args.archive, MatchRule(window=args.window, min_age=args.min_age))
+    sys.stdout.write(render_text(report))
+    if args.out:
+        try:
+            write_report(report, args.out)
+        except OSError as exc:
+            raise UserError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+        print(f"engage: wrote {args.out}/report.json and {args.out}/report.html", file=sys.stderr)
+    return 0
+
+
+def _add_feedback(sub) -> None:
+    p = sub.add_parser(
+        "feedback",
+        help="turn your review decisions into training data for the next round",
+        description="Write OUT/dpo/{train,test}.jsonl (approved over rejected candidates of the same prompt and "
+        "batch, your edits over the original text, your Compare choices) in the format recipes/dpo.py trains on, "
+        "and OUT/kto/{train,test}.jsonl (prompt, completion, label) for KTO-style training.",
+    )
+    p.add_argument("--store", type=Path, required=True, help="review store file")
+    p.add_argument("--out", type=Path, required=True, help="output folder (must not exist unless --force)")
+    p.add_argument(
+        "--mix", type=Path, default=None, help="a build-dataset folder whose archive pairs are added to the DPO set"
+    )
+    p.add_argument(
+        "--test-fraction", type=_fraction, default=0.1, help="newest share of decisions kept for test (default 0.1)"
+    )
+    p.add_argument("--force", action="store_true", help="replace --out if engage wrote it")
+    p.set_defaults(run=_run_feedback)
+
+
+def _run_feedback(args) -> int:
+    from engage.feedback import write_feedback
+    from engage.review_store import ReviewStore
+
+    with ReviewStore(args.store) as store:
+        stats = write_feedback(store, args.out, args.mix, args.test_fraction, args.force)
+    c, rows = stats["counts"], stats["rows"]
+    print(
+        f"engage: wrote {args.out}: {rows['dpo/train']} + {rows['dpo/test']} DPO pairs "
+        f"({c['approved_over_rejected']} approved over rejected, {c['edit_over_original']} edits, {c['compare']} "
+        f"compare choices{', plus archive pairs' if args.mix else ''}), {rows['kto/train']} + {rows['kto/test']} KTO rows",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="engage", description="Fine-tune a model on your own posts; you approve every post it writes."
@@ -469,6 +547,8 @@ def make_parser() -> argparse.ArgumentParser:
     _add_generate(sub)
     _add_review(sub)
     _add_export(sub)
+    _add_report(sub)
+    _add_feedback(sub)
     return parser
 
 

@@ -70,8 +70,10 @@ def resolve_source(
                 f"{dataset} is not a folder `engage build-dataset` wrote (no stats.json); pass --dataset_dir"
             )
         stats = json.loads(stats_file.read_text(encoding="utf-8"))
-        prompt = prompt if prompt is not None else stats["prompt"]
+        prompt = prompt if prompt is not None else stats.get("prompt")
         fmt = stats["settings"].get("format", "text")
+        if stats.get("made") == "engage feedback":  # trained on review feedback: the posts are in the first dataset
+            dataset = Path(stats["posts_dataset"]) if stats.get("posts_dataset") else None
     if prompt is None:
         raise UserError(
             "no dataset to take the prompt and your posts from: pass --dataset_dir (the build-dataset folder the "

@@ -314,7 +314,7 @@ class ReviewStore:
         """The pending candidate to show next: never-skipped first (oldest first), then the longest-skipped."""
         row = self._db.execute(
             f"SELECT {_COLUMNS} FROM candidates WHERE status = 'pending' "
-            "ORDER BY skipped_at IS NOT NULL, skipped_at, id LIMIT 1"
+            "ORDER BY skipped_at, id LIMIT 1"  # NULL (never skipped) sorts first; follows candidates_queue
         ).fetchone()
         return _candidate(row) if row else None
 

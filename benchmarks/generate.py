@@ -1,0 +1,97 @@
+"""Candidates per second: batched sampling against one at a time.
+
+On a CPU: the tiny model (built from a sample archive's dataset) with a LoRA adapter. With
+``--gpu``: a model with Mistral-7B's shape and random weights (no download) in 4-bit NF4 with a
+LoRA adapter on all linear layers, as `engage generate` loads one. Goal on a GPU (issue 4):
+batched >= 10x one at a time.
+
+    python benchmarks/generate.py                      # CPU, tiny model
+    python benchmarks/generate.py --gpu --batch-size 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engage.generate import RunSource, SamplingSettings, load_model, sample_batch  # noqa: E402
+
+
+def build_models(tmp: Path, gpu: bool) -> RunSource:
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer, MistralConfig, MistralForCausalLM
+
+    from engage.build import BuildSettings, build_dataset
+    from engage.sample_archive import write_sample_archive
+    from engage.tiny_model import build_tiny_model, build_tiny_tokenizer, dataset_texts
+
+    write_sample_archive(tmp / "a.zip", posts=2000, seed=0)
+    build_dataset(tmp / "a.zip", tmp / "data", BuildSettings())
+    texts = dataset_texts(tmp / "data")
+    if gpu:
+        import torch
+
+        tokenizer = build_tiny_tokenizer(texts, 32000)
+        config = MistralConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                               bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)  # fmt: skip
+        with torch.device("cuda"):
+            model = MistralForCausalLM(config).to(torch.bfloat16)
+        model.save_pretrained(tmp / "base")
+        tokenizer.save_pretrained(tmp / "base")
+        del model
+        torch.cuda.empty_cache()
+    else:
+        build_tiny_model(texts, tmp / "base")
+    base = AutoModelForCausalLM.from_pretrained(tmp / "base")
+    peft = get_peft_model(base, LoraConfig(r=16, target_modules="all-linear"))
+    peft.save_pretrained(tmp / "adapter")
+    AutoTokenizer.from_pretrained(tmp / "base").save_pretrained(tmp / "adapter")
+    prompt = "Write a post in the voice of @sample_owner:\n"
+    return RunSource(str(tmp / "base"), str(tmp / "adapter"), tmp / "data", prompt, "text")
+
+
+def rate(model, tokenizer, prompt: str, settings: SamplingSettings, count: int, batch: int) -> float:
+    import torch
+
+    torch.manual_seed(0)
+    sample_batch(model, tokenizer, prompt, min(batch, 2), settings)  # warm-up
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    done = 0
+    while done < count:
+        done += len(sample_batch(model, tokenizer, prompt, min(batch, count - done), settings))
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return done / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--gpu", action="store_true", help="Mistral-7B-shaped random model in 4-bit on the GPU")
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--candidates", type=int, default=64)
+    ap.add_argument("--max-new-tokens", type=int, default=64)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        source = build_models(Path(tmp), args.gpu)
+        settings = SamplingSettings(max_new_tokens=args.max_new_tokens, load_in_4bit=args.gpu)
+        model, tokenizer, four_bit = load_model(source, settings)
+        # every sample runs to max_new_tokens, so both modes do the same work per candidate
+        model.generation_config.eos_token_id = None
+        one = rate(model, tokenizer, source.prompt, settings, min(args.candidates, 16), 1)
+        batched = rate(model, tokenizer, source.prompt, settings, args.candidates, args.batch_size)
+    print(
+        f"model: {'Mistral-7B-shaped, 4-bit NF4' if four_bit else 'tiny (CPU)'} + LoRA, {args.max_new_tokens} new tokens each"
+    )
+    print(f"one at a time: {one:.2f} candidates/s")
+    print(f"batch of {args.batch_size}: {batched:.2f} candidates/s  ({batched / one:.1f}x)")
+
+
+if __name__ == "__main__":
+    main()
