@@ -1,0 +1,24 @@
+"""The README's first command, headless: the whole kit from sample archive to reviewed candidates."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from conftest import REPO
+
+from engage.review_store import ReviewStore
+
+
+def test_headless_demo_runs_the_whole_kit(tmp_path):
+    out = tmp_path / "demo"
+    env = dict(os.environ, PYTHON=str(REPO / ".venv" / "bin" / "python"))
+    proc = subprocess.run(["bash", str(REPO / "scripts" / "demo.sh"), "--headless", str(out)],
+                          capture_output=True, text=True, cwd=REPO, env=env, timeout=1200)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for artefact in ("data/sft/train.jsonl", "runs/sft/adapter_model.safetensors", "runs/dpo/eval_results.json"):
+        assert (out / artefact).is_file(), artefact
+    with ReviewStore(out / "engage.db") as store:
+        assert {s.model_label: s.candidates for s in store.stats()} == {"sft-v1": 20, "dpo-v1": 20}
+    assert "40 candidates waiting for review" in proc.stdout
+    assert f"review store:    {out}/engage.db" in proc.stdout

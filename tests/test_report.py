@@ -1,0 +1,225 @@
+"""engage report and engage feedback on stores with known decisions, checked against statistics
+computed independently here (exact rational arithmetic, bisection), and feedback pairs through TRL."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from math import comb
+
+import pytest
+from conftest import js, manifest, run_engage, tweet, write_zip
+from review_fixtures import make_store
+
+from engage.review_store import ReviewStore
+from engage.stats import fisher_exact, sign_test
+
+
+def score_bound(k: int, n: int, upper: bool, z: float = 1.959963984540054) -> float:
+    """The Wilson bound found another way: the p where the score statistic equals z, by bisection."""
+    lo, hi = (k / n, 1.0) if upper else (0.0, k / n)
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if (abs(k / n - mid) <= z * (mid * (1 - mid) / n) ** 0.5) == upper:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def fisher_by_enumeration(a: int, b: int, c: int, d: int) -> float:
+    """Two-sided Fisher p with exact fractions over every table with the same margins."""
+    r1, c1, n = a + b, a + c, a + b + c + d
+
+    def prob(x):
+        return Fraction(comb(c1, x) * comb(n - c1, r1 - x), comb(n, r1))
+
+    observed = prob(a)
+    return float(sum(prob(x) for x in range(max(0, c1 - (n - r1)), min(r1, c1) + 1) if prob(x) <= observed))
+
+
+def sign_by_enumeration(w: int, lo: int) -> float:
+    n = w + lo
+    probs = [Fraction(comb(n, i), 2**n) for i in range(n + 1)]
+    return float(min(1, sum(p for p in probs if p <= probs[w])))
+
+
+@pytest.mark.parametrize("table", [(8, 72, 8, 30), (3, 1, 1, 3), (0, 10, 5, 5), (20, 20, 20, 20), (1, 0, 0, 1)])
+def test_fisher_exact(table):
+    assert fisher_exact(*table) == pytest.approx(fisher_by_enumeration(*table), rel=1e-9)
+
+
+@pytest.mark.parametrize("wins,losses", [(7, 3), (10, 0), (0, 0), (12, 13), (30, 12)])
+def test_sign_test(wins, losses):
+    assert sign_test(wins, losses) == pytest.approx(sign_by_enumeration(wins, losses) if wins + losses else 1.0)
+
+
+def seed_experiment_store(path):
+    """The seed experiment: sft-v1 accepted 8 of 80, dpo-v1 8 of 38; a few pending; bait labels."""
+    texts = {"sft-v1": [f"sft {i}" for i in range(85)], "dpo-v1": [f"dpo {i}" for i in range(40)]}
+    store = make_store(path, texts)
+    for c in store.candidates():
+        label, i = c.model_label, int(c.text.split()[1])
+        approve = i < 8
+        if (label == "sft-v1" and i >= 80) or (label == "dpo-v1" and i >= 38):
+            continue
+        bait = ["engagement bait"] if (label == "dpo-v1" and i < 6) or (label == "sft-v1" and i < 2) else []
+        store.decide(c.id, c.version, "approved" if approve else "rejected", labels=bait)
+    return store
+
+
+def test_report_acceptance_is_honest(tmp_path):
+    seed_experiment_store(tmp_path / "s.db").close()
+    proc = run_engage("report", "--store", tmp_path / "s.db", "--out", tmp_path / "report")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    models = {m["model"]: m for m in report["models"]}
+    sft, dpo = models["sft-v1"], models["dpo-v1"]
+    assert (sft["candidates"], sft["decided"], sft["approved"], sft["pending"]) == (85, 80, 8, 5)
+    assert (dpo["decided"], dpo["approved"]) == (38, 8)
+    for m, k, n in ((sft, 8, 80), (dpo, 8, 38)):
+        lo, hi = m["acceptance"]["ci95"]
+        assert lo == pytest.approx(score_bound(k, n, False), abs=1e-9)
+        assert hi == pytest.approx(score_bound(k, n, True), abs=1e-9)
+    assert dpo["bait"]["k"] == 6 and dpo["bait"]["rate"] == pytest.approx(6 / 38)
+    (cmp,) = report["comparisons"]
+    assert cmp["fisher_p"] == pytest.approx(fisher_by_enumeration(8, 72, 8, 30), rel=1e-9)
+    assert cmp["fisher_p"] > 0.05 and "too few decisions" in cmp["warning"]
+    assert cmp["needed_per_model"] > 80
+    assert "Fisher exact p = 0.148" in proc.stdout and "too few decisions" in proc.stdout
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "<svg" in page and "sft-v1" in page and "too few decisions" in page
+
+
+def test_report_html_escapes_labels(tmp_path):
+    store = make_store(tmp_path / "s.db", {"<script>alert(1)</script>": ["a"]})
+    c = store.next_pending()
+    store.decide(c.id, c.version, "approved", labels=["<img src=x onerror=alert(1)>"])
+    store.close()
+    run_engage("report", "--store", tmp_path / "s.db", "--out", tmp_path / "r")
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "<script>alert" not in page and "<img src=x" not in page and "&lt;script&gt;" in page
+
+
+def newer_archive(path, own: list[tuple], published: list[tuple]):
+    """An archive whose posts are the owner's own and the published candidates: (id, text, created, likes)."""
+    tweets = [{"tweet": tweet(pid, text, created, likes=likes)} for pid, text, created, likes in own + published]
+    return write_zip(
+        path,
+        {
+            "data/tweets.js": js("YTD.tweets.part0", tweets),
+            "data/manifest.js": manifest({"tweets": ["data/tweets.js"]}, generated="2024-11-30T00:00:00.000Z"),
+        },
+    )
+
+
+def test_report_matches_published_posts_in_a_newer_archive(tmp_path):
+    store = make_store(tmp_path / "s.db", {"dpo-v1": ["winner by id", "winner by text", "a loser", "too young", "tied", "not posted", "alone"]})  # fmt: skip
+    refs = {
+        "winner by id": "https://x.com/o/status/90001",
+        "winner by text": "posted by hand",
+        "a loser": "90003",
+        "too young": "90004",
+        "tied": "90005",
+        "not posted": "99999",
+        "alone": "90007",
+    }
+    for c in store.candidates():
+        c = store.decide(c.id, c.version, "approved")
+        store.publish(c.id, c.version, refs[c.text])
+    store.close()
+    day = "Fri Nov 01 {} +0000 2024"
+    own = [
+        ("100", "my own morning post", day.format("10:00:00"), 10),
+        ("101", "my own later post", day.format("15:00:00"), 10),
+        ("102", "my own recent post", "Thu Nov 28 12:00:00 +0000 2024", 10),
+        ("103", "old lonely neighbour", "Fri Oct 04 01:00:00 +0000 2024", 10),
+    ]
+    published = [
+        ("90001", "winner by id", day.format("10:30:00"), 50),
+        ("88888", "Winner by text\n\n(AI-generated)", day.format("11:00:00"), 40),
+        ("90003", "a loser", day.format("14:00:00"), 2),
+        ("90004", "too young", "Thu Nov 28 12:30:00 +0000 2024", 99),
+        ("90005", "tied", day.format("15:30:00"), 10),
+        ("90007", "alone", "Fri Oct 18 01:00:00 +0000 2024", 10),
+    ]
+    archive = newer_archive(tmp_path / "newer.zip", own, published)
+    proc = run_engage("report", "--store", tmp_path / "s.db", "--archive", archive, "--out", tmp_path / "r")
+    assert proc.returncode == 0, proc.stderr
+    perf = json.loads((tmp_path / "r" / "report.json").read_text())["performance"]
+    by_post = {r["post_id"]: r for r in perf["posts"]}
+    assert by_post["90001"]["matched_by"] == "id" and by_post["90001"]["outcome"] == "win"
+    assert by_post["90001"]["own_post_id"] == "100"
+    assert by_post["88888"]["matched_by"] == "text" and by_post["88888"]["outcome"] == "win"
+    assert by_post["90003"]["outcome"] == "loss" and by_post["90003"]["own_post_id"] == "101"
+    assert by_post["90005"]["outcome"] == "tie"
+    assert (perf["wins"], perf["losses"], perf["ties"], perf["judged"]) == (2, 1, 1, 3)
+    assert perf["too_young"] == 1 and perf["no_own_post_in_window"] == 1 and len(perf["not_found"]) == 1
+    assert perf["sign_test_p"] == pytest.approx(sign_by_enumeration(2, 1))
+    assert by_post["90003"]["ratio"] == pytest.approx(3 / 11)
+    assert "too few published posts" in perf["warning"]
+    assert "win rate" in proc.stdout and "ties left out" in proc.stdout
+
+
+def test_feedback_pairs_train_with_trl(tmp_path, tiny_adapter):
+    data, model_dir, adapter = tiny_adapter
+    store = make_store(
+        tmp_path / "s.db", {"sft-v1": [f"sft candidate {i}" for i in range(8)], "dpo-v1": ["d a", "d b"]}
+    )
+    for c in store.candidates():
+        i = c.id
+        if c.model_label == "dpo-v1":
+            continue
+        text = c.text + " (better)" if i == 1 else None
+        store.decide(c.id, c.version, "approved" if i % 2 else "rejected", text=text)
+    left, right = store.compare_pair()
+    store.compare(left.id, right.id, "right")
+    store.close()
+    out = tmp_path / "round2"
+    proc = run_engage("feedback", "--store", tmp_path / "s.db", "--out", out, "--mix", data)
+    assert proc.returncode == 0, proc.stderr
+    stats = json.loads((out / "stats.json").read_text())
+    c = stats["counts"]
+    assert (c["approved_over_rejected"], c["edit_over_original"], c["compare"]) == (16, 1, 1)
+    assert c["kto_rows"] == 8 and c["kto_approved"] == 4
+    rows = [json.loads(x) for x in (out / "dpo" / "train.jsonl").read_text().splitlines()]
+    rows += [json.loads(x) for x in (out / "dpo" / "test.jsonl").read_text().splitlines()]
+    edit = next(r for r in rows if r.get("source") == "edit_over_original")
+    assert (edit["chosen"], edit["rejected"]) == ("sft candidate 0 (better)", "sft candidate 0")
+    assert any(r.get("source") == "archive" for r in rows)
+    for r in rows:
+        if r.get("source") == "approved_over_rejected":
+            assert r["chosen"].startswith("sft candidate") and r["chosen"] != r["rejected"]
+
+    from datasets import load_dataset
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    ds = load_dataset("json", data_files={"train": str(out / "dpo" / "train.jsonl")})["train"]
+    kto = load_dataset("json", data_files={"train": str(out / "kto" / "train.jsonl")})["train"]
+    assert set(kto.column_names) >= {"prompt", "completion", "label"}
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model_dir), adapter, is_trainable=True)
+    args = DPOConfig(output_dir=str(tmp_path / "dpo"), max_steps=2, per_device_train_batch_size=2, use_cpu=True,
+                     bf16=False, report_to=[], logging_steps=1, save_strategy="no")  # fmt: skip
+    trainer = DPOTrainer(
+        model=model, args=args, train_dataset=ds, processing_class=AutoTokenizer.from_pretrained(adapter)
+    )
+    trainer.train()
+    assert trainer.state.global_step == 2
+
+    again = run_engage("feedback", "--store", tmp_path / "s.db", "--out", out)
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_feedback_needs_decisions(tmp_path):
+    make_store(tmp_path / "s.db", {"sft": ["a"]}).close()
+    proc = run_engage("feedback", "--store", tmp_path / "s.db", "--out", tmp_path / "out")
+    assert proc.returncode == 1 and "no decisions yet" in proc.stderr and not (tmp_path / "out").exists()
+
+
+def test_store_untouched_by_reports(tmp_path):
+    seed_experiment_store(tmp_path / "s.db").close()
+    before = len(ReviewStore(tmp_path / "s.db").events())
+    run_engage("report", "--store", tmp_path / "s.db")
+    assert len(ReviewStore(tmp_path / "s.db").events()) == before
