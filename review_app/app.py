@@ -8,6 +8,7 @@ put into text components, which render it as text.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -15,6 +16,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing leaves the
 
 import gradio as gr  # noqa: E402
 
+from engage.errors import UserError  # noqa: E402
 from engage.review_store import DEFAULT_LABELS, ReviewStore  # noqa: E402
 from review_app import handlers  # noqa: E402
 
@@ -211,8 +213,6 @@ def build_app(store_path: str | Path, labels: tuple[str, ...] = DEFAULT_LABELS) 
 
 
 def check_host(host: str, auth: tuple[str, str] | None) -> None:
-    from engage.errors import UserError
-
     if host not in LOCAL_HOSTS and auth is None:
         raise UserError(
             f"--host {host} lets other machines reach your unpublished posts; add --auth USER:PASSWORD "
@@ -228,10 +228,6 @@ def serve(
     labels: tuple[str, ...] = DEFAULT_LABELS,
     open_browser: bool = False,
 ) -> None:
-    import sys
-
-    from engage.errors import UserError
-
     check_host(host, auth)
     app = build_app(store_path, labels)
     app.queue(default_concurrency_limit=4)

@@ -21,3 +21,15 @@ def make_store(path: Path, texts_by_label: dict[str, list[str]], prompt: str = "
         batch = store.add_batch(label, "tiny-base", f"runs/{label}", prompt, {"temperature": 0.9})
         store.add_candidates(batch, [candidate(t) for t in texts])
     return store
+
+
+def score_bound(k: int, n: int, upper: bool, z: float = 1.959963984540054) -> float:
+    """The Wilson bound found another way: the p where the score statistic equals z, by bisection."""
+    lo, hi = (k / n, 1.0) if upper else (0.0, k / n)
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if (abs(k / n - mid) <= z * (mid * (1 - mid) / n) ** 0.5) == upper:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2

@@ -9,22 +9,10 @@ from math import comb
 
 import pytest
 from conftest import js, manifest, run_engage, tweet, write_zip
-from review_fixtures import make_store
+from review_fixtures import make_store, score_bound
 
 from engage.review_store import ReviewStore
 from engage.stats import fisher_exact, sign_test
-
-
-def score_bound(k: int, n: int, upper: bool, z: float = 1.959963984540054) -> float:
-    """The Wilson bound found another way: the p where the score statistic equals z, by bisection."""
-    lo, hi = (k / n, 1.0) if upper else (0.0, k / n)
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if (abs(k / n - mid) <= z * (mid * (1 - mid) / n) ** 0.5) == upper:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
 
 
 def fisher_by_enumeration(a: int, b: int, c: int, d: int) -> float:

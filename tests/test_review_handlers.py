@@ -7,7 +7,7 @@ import json
 
 import pytest
 from conftest import run_engage
-from review_fixtures import make_store
+from review_fixtures import make_store, score_bound
 
 from engage.review_store import ReviewStore
 from engage.stats import wilson
@@ -89,24 +89,11 @@ def test_stats_rows_use_the_wilson_interval(tmp_path):
     assert headers == ["model", "funny"] and label_rows == [["sft", 1]]
 
 
-def _score_bound(k: int, n: int, upper: bool, z: float = 1.959963984540054) -> float:
-    """The Wilson bound found another way: the p where the score statistic equals z, by bisection."""
-    lo, hi = (k / n, 1.0) if upper else (0.0, k / n)
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        inside = abs(k / n - mid) <= z * (mid * (1 - mid) / n) ** 0.5
-        if inside == upper:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
-
-
 @pytest.mark.parametrize("k,n", [(8, 80), (8, 38), (0, 10), (10, 10), (1, 2), (57, 300)])
 def test_wilson_matches_the_score_interval(k, n):
     lo, hi = wilson(k, n)
-    assert lo == pytest.approx(_score_bound(k, n, upper=False), abs=1e-9)
-    assert hi == pytest.approx(_score_bound(k, n, upper=True), abs=1e-9)
+    assert lo == pytest.approx(score_bound(k, n, upper=False), abs=1e-9)
+    assert hi == pytest.approx(score_bound(k, n, upper=True), abs=1e-9)
     assert wilson(0, 0) == (0.0, 1.0)
 
 
