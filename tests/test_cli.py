@@ -196,6 +196,7 @@ def test_progress_goes_to_stderr_only(sample_2024, tmp_path):
 def test_ctrl_c_mid_build_says_one_line_and_leaves_nothing(sample_2024, tmp_path):
     script = (
         "import os, signal, sys\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even if started with SIGINT ignored\n"
         "import engage.build as b\n"
         "real = b.find_pairs\n"
         "def interrupted(*a, **k):\n"
