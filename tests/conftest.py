@@ -93,22 +93,28 @@ def run_engage(*args: str, cwd: Path | None = None, timeout: int = 300) -> subpr
 
 
 @pytest.fixture(scope="session")
-def tiny_adapter(tmp_path_factory, sample_2024):
-    """A dataset folder, the tiny model, and a LoRA adapter on it saved as the recipes save one."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+def tiny_base(tmp_path_factory, sample_2024):
+    """A dataset folder built from the 2024 sample and the tiny model trained on its text."""
     from engage.build import BuildSettings, build_dataset
     from engage.tiny_model import build_tiny_model, dataset_texts
 
-    base = tmp_path_factory.mktemp("adapter")
+    base = tmp_path_factory.mktemp("tiny")
     data = base / "data"
     build_dataset(sample_2024[0], data, BuildSettings())
-    model_dir = build_tiny_model(dataset_texts(data), base / "tiny")
+    return data, build_tiny_model(dataset_texts(data), base / "tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_adapter(tmp_path_factory, tiny_base):
+    """The dataset folder, the tiny model, and a LoRA adapter on it saved as the recipes save one."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    data, model_dir = tiny_base
     model = get_peft_model(
         AutoModelForCausalLM.from_pretrained(model_dir), LoraConfig(r=4, target_modules="all-linear")
     )
-    adapter = base / "adapter"
+    adapter = tmp_path_factory.mktemp("adapter") / "adapter"
     model.save_pretrained(adapter)
     AutoTokenizer.from_pretrained(model_dir).save_pretrained(adapter)
     return data, model_dir, adapter

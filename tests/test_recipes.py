@@ -12,9 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from engage.build import BuildSettings, build_dataset
-from engage.tiny_model import build_tiny_model, dataset_texts
-
 REPO = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PYTHONPATH=str(REPO), TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="1")
 
@@ -36,11 +33,9 @@ def ok(proc: subprocess.CompletedProcess) -> None:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, sample_2024):
+def trained(tmp_path_factory, tiny_base):
     base = tmp_path_factory.mktemp("recipes")
-    data = base / "data"
-    build_dataset(sample_2024[0], data, BuildSettings())
-    model = build_tiny_model(dataset_texts(data), base / "tiny")
+    data, model = tiny_base
     sft = base / "sft"
     ok(launch("sft", "--model_name_or_path", model, "--dataset_dir", data, "--output_dir", sft,
               "--max_steps", 6, "--eval_strategy", "no"))  # fmt: skip
