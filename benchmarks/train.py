@@ -1,14 +1,23 @@
 """Training throughput and peak memory: our recipe settings against TRL's stock QLoRA settings.
 
-Runs the real recipes (`accelerate launch recipes/sft.py|dpo.py`) on datasets built from a
-sample archive, once with our configs and once with the alignment-handbook's Zephyr-7B QLoRA
-values, and prints tokens/s (non-padding input tokens per second of training) and peak memory
-side by side. On a CPU it uses the tiny model (`engage tiny-model`); with a GPU,
-`--model mistral-7b-random` builds a model with Mistral-7B's shape and random weights (no
-download) and loads it in 4-bit.
+Runs the real recipes (`accelerate launch recipes/sft.py|dpo.py`) on datasets built from a sample
+archive, once with our configs and once with the alignment-handbook's Zephyr-7B QLoRA values, and
+prints throughput and peak memory side by side. SFT runs a fixed number of steps; DPO trains one
+epoch on exactly `--pairs` pairs, both settings starting from the same SFT adapter, so its time is
+the time a user waits for that many pairs. DPO throughput counts the reference log-probs: with
+`precompute_ref_log_probs` they are computed before the training loop, so tokens/s is taken over
+preparation plus loop, not the loop alone.
 
-    python benchmarks/train.py                                  # CPU, tiny model
-    python benchmarks/train.py --model mistral-7b-random --pairs 4000 --gpu
+On a CPU it uses the tiny model (`engage tiny-model`). With a GPU, `--model mistral-7b-random`
+builds a model with Mistral-7B's shape (32 layers, width 4096, vocabulary 32000) and random
+weights, with no download, and the recipes load it in 4-bit. Its tokenizer is a BPE trained on the
+sample posts; the script prints its characters per token (Mistral's own is about 4 on English posts).
+
+    python benchmarks/train.py                                          # CPU, tiny model
+    python benchmarks/train.py --model mistral-7b-random --gpu --pairs 4000
+    python benchmarks/train.py ... --settings ours --recipes dpo        # one side, one recipe
+    python benchmarks/train.py --model mistral-7b-random --shape 256x4 --configs mistral-7b
+        # a CPU stand-in: the GPU configs on a small model of Mistral's proportions
 
 Goals on one H100 (issue 3): DPO on 4k post pairs in <= 10 min, peak VRAM <= 16 GB, >= 1.5x the
 stock settings' throughput. Record results in benchmarks/RESULTS.md with the command and machine.
@@ -27,42 +36,73 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-# alignment-handbook recipes/zephyr-7b-beta/{sft,dpo}/config_qlora.yaml (the values that matter here).
+# alignment-handbook recipes/zephyr-7b-beta/{sft,dpo}/config_qlora.yaml, the values that set the speed
+# (LoRA r=16 on all linear layers, 4-bit NF4 and bf16 are the same as ours; the handbook's DPO has used
+# gradient accumulation 1 and 4 over time: it changes only how often the small LoRA optimizer steps).
 STOCK = {
     "sft": ["--max_length", "2048", "--per_device_train_batch_size", "4", "--gradient_accumulation_steps", "2",
             "--train_sampling_strategy", "random", "--gradient_checkpointing", "true", "--learning_rate", "2e-4"],
     "dpo": ["--max_length", "1024", "--per_device_train_batch_size", "4", "--gradient_accumulation_steps", "4",
-            "--precompute_ref_log_probs", "false", "--gradient_checkpointing", "true", "--beta", "0.01",
-            "--learning_rate", "5e-6"],
+            "--train_sampling_strategy", "random", "--precompute_ref_log_probs", "false",
+            "--gradient_checkpointing", "true", "--beta", "0.01", "--learning_rate", "5e-6"],
 }  # fmt: skip
 
 
-def build_random_mistral(out: Path) -> Path:
-    """Mistral-7B's shape with random weights, saved in bf16 so the recipes load it in 4-bit (GPU only)."""
+def build_random_mistral(out: Path, data: Path, shape: str = "4096x32") -> Path:
+    """Mistral-7B's shape (or WIDTHxLAYERS in its proportions) with random weights, saved in bf16 so
+    the recipes load it in 4-bit; built on the GPU when there is one. A smaller shape gets the
+    tokenizer's own vocabulary, so that, as in the 7B model, the layers and not the output layer
+    hold the work."""
     import torch
-    from transformers import AutoTokenizer, MistralConfig, MistralForCausalLM
+    from transformers import MistralConfig, MistralForCausalLM
 
-    from engage.tiny_model import build_tiny_tokenizer
+    from engage.tiny_model import build_tiny_tokenizer, dataset_texts
 
     if (out / "config.json").exists():
         return out
-    config = MistralConfig(vocab_size=32000, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
-                           num_attention_heads=32, num_key_value_heads=8, max_position_embeddings=32768,
+    tokenizer = build_tiny_tokenizer(dataset_texts(data), vocab_size=1024)
+    width, layers = map(int, shape.split("x"))
+    heads = width // 128
+    config = MistralConfig(vocab_size=32000 if shape == "4096x32" else len(tokenizer), hidden_size=width,
+                           intermediate_size=width * 7 // 2, num_hidden_layers=layers, num_attention_heads=heads,
+                           num_key_value_heads=max(1, heads // 4), head_dim=128, max_position_embeddings=32768,
                            sliding_window=4096, rope_theta=10000.0)  # fmt: skip
-    with torch.device("cuda"):
+    with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
         model = MistralForCausalLM(config).to(torch.bfloat16)
     model.save_pretrained(out)
     del model
-    tokenizer = build_tiny_tokenizer(["placeholder text " * 10], vocab_size=32000)
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
     tokenizer.save_pretrained(out)
-    AutoTokenizer.from_pretrained(out)
     return out
 
 
-def launch(kind: str, config: str, accelerate: str, extra: list[str]) -> dict:
+def build_data(work: Path, posts: int, pairs: int) -> Path:
+    """Datasets from a sample archive, the DPO train split cut to exactly ``pairs`` pairs."""
+    from engage.build import BuildSettings, build_dataset
+    from engage.sample_archive import write_sample_archive
+
+    data = work / f"data-{posts}"
+    if not data.exists():
+        write_sample_archive(work / f"sample-{posts}.zip", posts=posts, seed=0)
+        build_dataset(work / f"sample-{posts}.zip", data, BuildSettings())
+    train = data / "dpo" / "train.jsonl"
+    rows = train.read_text(encoding="utf-8").splitlines()
+    if len(rows) < pairs:
+        sys.exit(f"the {posts}-post sample gives {len(rows)} train pairs, fewer than --pairs {pairs}: raise --posts")
+    cut = work / f"data-{posts}-{pairs}"
+    if not cut.exists():
+        import shutil
+
+        shutil.copytree(data, cut)
+        (cut / "dpo" / "train.jsonl").write_text("\n".join(rows[:pairs]) + "\n", encoding="utf-8")
+    return cut
+
+
+def launch(kind: str, config: Path, accelerate: str, extra: list[str]) -> dict:
     out = Path(extra[extra.index("--output_dir") + 1])
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(REPO / "recipes" / "accelerate" / accelerate),
-           str(REPO / "recipes" / f"{kind}.py"), "--config", config, "--eval_strategy", "no", *extra]  # fmt: skip
+           str(REPO / "recipes" / f"{kind}.py"), "--config", str(config), "--eval_strategy", "no", *extra]  # fmt: skip
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)))
     wall = time.perf_counter() - start
@@ -71,66 +111,140 @@ def launch(kind: str, config: str, accelerate: str, extra: list[str]) -> dict:
     return json.loads((out / "train_info.json").read_text()) | {"wall_s": wall}
 
 
+def padding_table(data: Path, model: Path, settings: dict[str, tuple[int, str, int]]) -> list[str]:
+    """Token slots per real token in one pass over the DPO pairs, for each setting's batch size and
+    sampler (device-independent: the GPU computes every slot, padding or not)."""
+    import torch
+    from transformers import AutoTokenizer
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    from engage.dpo_batches import padding_cost, pair_lengths
+
+    tok = AutoTokenizer.from_pretrained(model)
+    rows = [json.loads(line) for line in (data / "dpo" / "train.jsonl").read_text(encoding="utf-8").splitlines()]
+    enc = {
+        k: tok([r[k] for r in rows], add_special_tokens=False)["input_ids"] for k in ("prompt", "chosen", "rejected")
+    }
+    chosen = [ids + [tok.eos_token_id] for ids in enc["chosen"]]
+    rejected = [ids + [tok.eos_token_id] for ids in enc["rejected"]]
+    chars = sum(len(r["chosen"]) + len(r["rejected"]) for r in rows)
+    post_tokens = sum(map(len, chosen)) + sum(map(len, rejected))
+    lines = [
+        f"tokenizer: {chars / post_tokens:.2f} characters per token, {post_tokens / 2 / len(rows):.0f} tokens per post"
+    ]
+    for name, (batch, sampler, max_length) in settings.items():
+        lengths = pair_lengths(enc["prompt"], chosen, rejected, max_length)
+        real = sum(min(len(p) + len(c), max_length) + min(len(p) + len(r), max_length)
+                   for p, c, r in zip(enc["prompt"], chosen, rejected, strict=True))  # fmt: skip
+        torch.manual_seed(0)
+        order = (
+            list(LengthGroupedSampler(batch, lengths=lengths))
+            if sampler == "group_by_length"
+            else torch.randperm(len(lengths)).tolist()
+        )
+        slots = padding_cost(lengths, order, batch)
+        lines.append(
+            f"{name:8s} {batch:3d} pairs per batch, {sampler:15s}: {slots / real:.2f} token slots per real token"
+        )
+    return lines
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="tiny", help="tiny (CPU), mistral-7b-random (GPU), or a model path")
-    ap.add_argument("--posts", type=int, default=3000, help="sample archive size")
-    ap.add_argument("--steps", type=int, default=30, help="training steps per run")
     ap.add_argument("--gpu", action="store_true", help="use the GPU configs (recipes/mistral-7b, single_gpu)")
+    ap.add_argument(
+        "--configs",
+        choices=("tiny", "mistral-7b"),
+        default=None,
+        help="recipe configs (default: mistral-7b with --gpu, else tiny); mistral-7b on a CPU runs "
+        "them as they are but for device and dtypes",
+    )
+    ap.add_argument("--shape", default="4096x32", help="mistral-7b-random: WIDTHxLAYERS (a smaller one for a CPU)")
+    ap.add_argument("--pairs", type=int, default=400, help="DPO: train one epoch on this many pairs")
+    ap.add_argument("--posts", type=int, default=None, help="sample archive size (default: enough for --pairs)")
+    ap.add_argument("--sft-steps", type=int, default=30, help="SFT: steps per run")
+    ap.add_argument("--settings", default="ours,stock", help="which settings to run: ours, stock or both")
+    ap.add_argument(
+        "--recipes", default="sft,dpo", help="which recipes to time: sft, dpo, both, or none (padding only)"
+    )
     ap.add_argument("--work", type=Path, default=None, help="keep models and runs here (default: a temporary folder)")
     args = ap.parse_args()
+    settings = [s for s in args.settings.split(",") if s]
+    recipes = [r for r in args.recipes.split(",") if r and r != "none"]
+    if not set(settings) <= {"ours", "stock"} or not set(recipes) <= {"sft", "dpo"}:
+        ap.error("--settings takes ours,stock and --recipes sft,dpo")
+    posts = args.posts or max(3000, 8 * args.pairs)
 
-    from engage.build import BuildSettings, build_dataset
-    from engage.sample_archive import write_sample_archive
-    from engage.tiny_model import build_tiny_model, dataset_texts
+    from engage.tiny_model import build_tiny_model, build_tiny_tokenizer, dataset_texts
 
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        archive, data = work / "sample.zip", work / "data"
-        if not data.exists():
-            write_sample_archive(archive, posts=args.posts, seed=0)
-            build_dataset(archive, data, BuildSettings())
-        if args.model == "tiny":
-            model = (
-                build_tiny_model(dataset_texts(data), work / "tiny") if not (work / "tiny").exists() else work / "tiny"
-            )
+        data = build_data(work, posts, args.pairs)
+        if not recipes:
+            model = work / "tokenizer"  # the padding table needs only the tokenizer the random models get
+            build_tiny_tokenizer(dataset_texts(data), vocab_size=1024).save_pretrained(model)
+        elif args.model == "tiny":
+            model = work / "tiny"
+            if not model.exists():
+                build_tiny_model(dataset_texts(data), model)
         elif args.model == "mistral-7b-random":
-            model = build_random_mistral(work / "mistral-7b-random")
+            model = build_random_mistral(work / f"mistral-random-{args.shape}", data, args.shape)
         else:
             model = Path(args.model)
-        folder = "mistral-7b" if args.gpu else "tiny"
+        configs = REPO / "recipes" / (args.configs or ("mistral-7b" if args.gpu else "tiny"))
         accelerate = "single_gpu.yaml" if args.gpu else "cpu.yaml"
+        common = ["--model_name_or_path", str(model), "--dataset_dir", str(data)]
+        if not args.gpu and configs.name == "mistral-7b":
+            common += ["--use_cpu", "true", "--bf16", "false", "--dtype", "float32"]
+        sft_start = work / "sft-start"  # the SFT adapter both DPO runs continue from
+        if "dpo" in recipes and not (sft_start / "adapter_config.json").exists():
+            launch(
+                "sft", configs / "sft.yaml", accelerate, [*common, "--output_dir", str(sft_start), "--max_steps", "2"]
+            )
         rows = []
-        for setting in ("ours", "stock"):
-            common = ["--model_name_or_path", str(model), "--dataset_dir", str(data), "--max_steps", str(args.steps)]
-            sft_out, dpo_out = work / f"{setting}-sft", work / f"{setting}-dpo"
-            overrides = {k: (STOCK[k] if setting == "stock" else []) for k in ("sft", "dpo")}
-            sft = launch("sft", str(REPO / "recipes" / folder / "sft.yaml"), accelerate,
-                         [*common, "--output_dir", str(sft_out), *overrides["sft"]])  # fmt: skip
-            dpo = launch("dpo", str(REPO / "recipes" / folder / "dpo.yaml"), accelerate,
-                         [*common, "--output_dir", str(dpo_out), "--sft_adapter", str(sft_out), *overrides["dpo"]])  # fmt: skip
-            for kind, info in (("sft", sft), ("dpo", dpo)):
-                tokens, runtime = info["input_tokens_seen"] or 0, info["train_runtime_s"] or float("nan")
-                peak = info["peak_gpu_memory_bytes"] or info["peak_rss_bytes"]
-                what = "GPU" if info["peak_gpu_memory_bytes"] else "RSS"
-                rows.append((setting, kind, tokens, runtime, info["wall_s"], peak / 2**30, what))
-        print(f"model {model}, {args.steps} steps per run, device {'GPU' if args.gpu else 'CPU'}")
-        print("tokens: non-padding tokens trained on; train s: the training loop; wall s: the whole launch")
-        print("(start-up, loading, and for DPO the reference log-probs when they are precomputed)")
-        print(
-            f"{'setting':8s} {'recipe':6s} {'tokens':>8s} {'tokens/s':>9s} {'train s':>8s} {'wall s':>7s} {'peak GiB':>9s}"
-        )
-        for setting, kind, tokens, runtime, wall, peak, what in rows:
+        for setting in settings:
+            for kind in recipes:
+                out = work / f"{setting}-{kind}"
+                extra = [*common, "--output_dir", str(out), *(STOCK[kind] if setting == "stock" else [])]
+                if kind == "sft":
+                    info = launch("sft", configs / "sft.yaml", accelerate, [*extra, "--max_steps", str(args.sft_steps)])
+                else:
+                    info = launch("dpo", configs / "dpo.yaml", accelerate, [*extra, "--sft_adapter", str(sft_start)])
+                rows.append((setting, kind, info))
+
+        if rows:
+            print(f"model {model}, device {'GPU' if args.gpu else 'CPU'}; SFT {args.sft_steps} steps, "
+                  f"DPO one epoch on {args.pairs} pairs")  # fmt: skip
             print(
-                f"{setting:8s} {kind:6s} {tokens:8d} {tokens / runtime:9.0f} {runtime:8.1f} {wall:7.1f} {peak:9.2f} ({what})"
+                "tokens: non-padding tokens trained on; prep s: DPO's tokenizing (and reference log-probs if precomputed);"
             )
-        speed = {(s, k): (tokens / runtime, tokens / wall) for s, k, tokens, runtime, wall, *_ in rows}
-        for kind in ("sft", "dpo"):
-            ours, stock = speed[("ours", kind)], speed[("stock", kind)]
             print(
-                f"{kind}: ours / stock tokens/s = {ours[0] / stock[0]:.2f}x in the loop, {ours[1] / stock[1]:.2f}x over the wall"
+                "loop s: the training loop; wall s: the whole launch (start-up, 4-bit loading, the test split's eval)"
             )
+            print(f"{'setting':8s} {'recipe':6s} {'steps':>6s} {'tokens':>9s} {'prep s':>7s} {'loop s':>7s} {'tokens/s':>9s} {'wall s':>7s} {'peak GiB':>9s}")  # fmt: skip
+        speed = {}
+        for setting, kind, info in rows:
+            tokens, loop, prep = info["input_tokens_seen"] or 0, info["train_runtime_s"], info.get("prepare_s") or 0.0
+            peak, what = (info["peak_gpu_memory_bytes"], "GPU") if info["peak_gpu_memory_bytes"] else (info["peak_rss_bytes"], "RSS")  # fmt: skip
+            speed[(setting, kind)] = tokens / (prep + loop)
+            print(f"{setting:8s} {kind:6s} {info['global_step']:6d} {tokens:9d} {prep:7.1f} {loop:7.1f} "
+                  f"{speed[(setting, kind)]:9.0f} {info['wall_s']:7.1f} {peak / 2**30:9.2f} ({what})")  # fmt: skip
+        for kind in recipes:
+            if ("ours", kind) in speed and ("stock", kind) in speed:
+                print(f"{kind}: ours / stock tokens/s = {speed[('ours', kind)] / speed[('stock', kind)]:.2f}x")
+        if "dpo" in recipes or not recipes:
+            import yaml
+
+            cfg = yaml.safe_load((configs / "dpo.yaml").read_text(encoding="utf-8"))
+            print(f"DPO padding, one pass over the {args.pairs} train pairs ({configs.name} configs):")
+            stock = dict(zip(STOCK["dpo"][::2], STOCK["dpo"][1::2], strict=True))
+            table = padding_table(data, model, {
+                "ours": (cfg["per_device_train_batch_size"], cfg.get("train_sampling_strategy", "random"), cfg["max_length"]),
+                "stock": (int(stock["--per_device_train_batch_size"]), stock["--train_sampling_strategy"], int(stock["--max_length"])),
+            })  # fmt: skip
+            print("\n".join("  " + line for line in table))
     return 0
 
 

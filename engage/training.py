@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -331,22 +332,26 @@ def load_policy_from_sft(sft_adapter: str | None, model_args, training_args):
 
 def run_dpo(data_args: DPODataArguments, training_args, model_args) -> dict:
     from transformers import AutoTokenizer
-    from trl import DPOTrainer
+
+    from engage.dpo_batches import LengthGroupedDPOTrainer
 
     dataset = load_splits(data_args.dataset_dir, "dpo")
     check_4bit(model_args)
     count_real_tokens(training_args)
     model = load_policy_from_sft(data_args.sft_adapter, model_args, training_args)
     tokenizer = AutoTokenizer.from_pretrained(data_args.sft_adapter)
-    trainer = DPOTrainer(
+    started = time.perf_counter()
+    trainer = LengthGroupedDPOTrainer(
         model=model,
         args=training_args,
         train_dataset=dataset["train"],
         eval_dataset=dataset.get("test"),
         processing_class=tokenizer,
     )
+    prepare_s = time.perf_counter() - started  # tokenizing, and the reference log-probs when precomputed
     output, metrics, resume = _train_and_evaluate(trainer, training_args.output_dir, evaluate="test" in dataset)
     info = train_info(trainer, output, data_args.dataset_dir, resume, data_args.sft_adapter)
+    info["prepare_s"] = prepare_s
     if trainer.accelerator.is_main_process:
         # Only the trained adapter (and the tokenizer): not the frozen reference copy.
         trainer.accelerator.unwrap_model(trainer.model).save_pretrained(

@@ -16,9 +16,11 @@ REPO = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PYTHONPATH=str(REPO), TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="1")
 
 
-def launch(kind: str, *args, accelerate_config: str = "cpu.yaml", timeout: int = 600) -> subprocess.CompletedProcess:
+def launch(
+    kind: str, *args, accelerate_config: str = "cpu.yaml", preset: str = "tiny", timeout: int = 600
+) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(REPO / "recipes" / "accelerate" / accelerate_config),
-           str(REPO / "recipes" / f"{kind}.py"), "--config", str(REPO / "recipes" / "tiny" / f"{kind}.yaml"), *map(str, args)]  # fmt: skip
+           str(REPO / "recipes" / f"{kind}.py"), "--config", str(REPO / "recipes" / preset / f"{kind}.yaml"), *map(str, args)]  # fmt: skip
     return subprocess.run(cmd, capture_output=True, text=True, env=ENV, cwd=REPO, timeout=timeout)
 
 
@@ -125,6 +127,22 @@ def test_two_process_ddp_on_gloo(trained, tmp_path):
                   "--eval_strategy", "no", *extra, accelerate_config="multi_cpu.yaml"))  # fmt: skip
         info = json.loads((out / "train_info.json").read_text())
         assert info["world_size"] == 2 and info["device"].startswith("cpu") and info["linear4bit_layers"] > 0
+
+
+def test_the_mistral_7b_configs_run_as_they_are_on_the_tiny_model(trained, tmp_path):
+    """Every setting of the GPU recipes (length grouping in DPO, batch sizes, gradient checkpointing,
+    4-bit) runs end to end; only the device and dtypes change."""
+    _, data, model, _ = trained
+    cpu = ["--model_name_or_path", model, "--dataset_dir", data, "--use_cpu", "true", "--bf16", "false",
+           "--dtype", "float32", "--max_steps", 3, "--per_device_eval_batch_size", 8]  # fmt: skip
+    sft, dpo = tmp_path / "sft", tmp_path / "dpo"
+    ok(launch("sft", *cpu, "--output_dir", sft, preset="mistral-7b"))
+    ok(launch("dpo", *cpu, "--output_dir", dpo, "--sft_adapter", sft, preset="mistral-7b"))
+    for out in (sft, dpo):
+        info = json.loads((out / "train_info.json").read_text())
+        assert info["global_step"] == 3 and info["linear4bit_layers"] > 0
+    assert info["prepare_s"] > 0 and info["input_tokens_seen"] > 0
+    assert "eval_rewards/accuracies" in json.loads((dpo / "eval_results.json").read_text())
 
 
 @pytest.mark.parametrize(
