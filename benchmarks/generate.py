@@ -19,32 +19,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from random_mistral import build_random_mistral  # noqa: E402  (beside this script)
+
 from engage.generate import RunSource, SamplingSettings, load_model, sample_batch  # noqa: E402
 
 
 def build_models(tmp: Path, gpu: bool) -> RunSource:
     from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer, MistralConfig, MistralForCausalLM
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from engage.build import BuildSettings, build_dataset
     from engage.sample_archive import write_sample_archive
-    from engage.tiny_model import build_tiny_model, build_tiny_tokenizer, dataset_texts
+    from engage.tiny_model import build_tiny_model, dataset_texts
 
     write_sample_archive(tmp / "a.zip", posts=2000, seed=0)
     build_dataset(tmp / "a.zip", tmp / "data", BuildSettings())
     texts = dataset_texts(tmp / "data")
     if gpu:
-        import torch
-
-        tokenizer = build_tiny_tokenizer(texts, 32000)
-        config = MistralConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
-                               bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)  # fmt: skip
-        with torch.device("cuda"):
-            model = MistralForCausalLM(config).to(torch.bfloat16)
-        model.save_pretrained(tmp / "base")
-        tokenizer.save_pretrained(tmp / "base")
-        del model
-        torch.cuda.empty_cache()
+        build_random_mistral(tmp / "base", texts)
     else:
         build_tiny_model(texts, tmp / "base")
     base = AutoModelForCausalLM.from_pretrained(tmp / "base")

@@ -10,13 +10,12 @@ preparation plus loop, not the loop alone.
 
 On a CPU it uses the tiny model (`engage tiny-model`). With a GPU, `--model mistral-7b-random`
 builds a model with Mistral-7B's shape (32 layers, width 4096, vocabulary 32000) and random
-weights, with no download, and the recipes load it in 4-bit. Its tokenizer is a BPE trained on the
-sample posts; the script prints its characters per token (Mistral's own is about 4 on English posts).
+weights, with no download (`benchmarks/random_mistral.py`), and the recipes load it in 4-bit.
 
     python benchmarks/train.py                                          # CPU, tiny model
     python benchmarks/train.py --model mistral-7b-random --gpu --pairs 4000
     python benchmarks/train.py ... --settings ours --recipes dpo        # one side, one recipe
-    python benchmarks/train.py --model mistral-7b-random --shape 256x4 --configs mistral-7b
+    python benchmarks/train.py --model mistral-7b-random --shape 512x4 --configs mistral-7b
         # a CPU stand-in: the GPU configs on a small model of Mistral's proportions
 
 Goals on one H100 (issue 3): DPO on 4k post pairs in <= 10 min, peak VRAM <= 16 GB, >= 1.5x the
@@ -34,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from random_mistral import MISTRAL_7B, build_random_mistral  # beside this script
+
 REPO = Path(__file__).resolve().parents[1]
 
 # alignment-handbook recipes/zephyr-7b-beta/{sft,dpo}/config_qlora.yaml, the values that set the speed
@@ -46,35 +47,6 @@ STOCK = {
             "--train_sampling_strategy", "random", "--precompute_ref_log_probs", "false",
             "--gradient_checkpointing", "true", "--beta", "0.01", "--learning_rate", "5e-6"],
 }  # fmt: skip
-
-
-def build_random_mistral(out: Path, data: Path, shape: str = "4096x32") -> Path:
-    """Mistral-7B's shape (or WIDTHxLAYERS in its proportions) with random weights, saved in bf16 so
-    the recipes load it in 4-bit; built on the GPU when there is one. A smaller shape gets the
-    tokenizer's own vocabulary, so that, as in the 7B model, the layers and not the output layer
-    hold the work."""
-    import torch
-    from transformers import MistralConfig, MistralForCausalLM
-
-    from engage.tiny_model import build_tiny_tokenizer, dataset_texts
-
-    if (out / "config.json").exists():
-        return out
-    tokenizer = build_tiny_tokenizer(dataset_texts(data), vocab_size=1024)
-    width, layers = map(int, shape.split("x"))
-    heads = width // 128
-    config = MistralConfig(vocab_size=32000 if shape == "4096x32" else len(tokenizer), hidden_size=width,
-                           intermediate_size=width * 7 // 2, num_hidden_layers=layers, num_attention_heads=heads,
-                           num_key_value_heads=max(1, heads // 4), head_dim=128, max_position_embeddings=32768,
-                           sliding_window=4096, rope_theta=10000.0)  # fmt: skip
-    with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
-        model = MistralForCausalLM(config).to(torch.bfloat16)
-    model.save_pretrained(out)
-    del model
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    tokenizer.save_pretrained(out)
-    return out
 
 
 def build_data(work: Path, posts: int, pairs: int) -> Path:
@@ -160,7 +132,7 @@ def main() -> int:
         help="recipe configs (default: mistral-7b with --gpu, else tiny); mistral-7b on a CPU runs "
         "them as they are but for device and dtypes",
     )
-    ap.add_argument("--shape", default="4096x32", help="mistral-7b-random: WIDTHxLAYERS (a smaller one for a CPU)")
+    ap.add_argument("--shape", default=MISTRAL_7B, help="mistral-7b-random: WIDTHxLAYERS (a smaller one for a CPU)")
     ap.add_argument("--pairs", type=int, default=400, help="DPO: train one epoch on this many pairs")
     ap.add_argument("--posts", type=int, default=None, help="sample archive size (default: enough for --pairs)")
     ap.add_argument("--sft-steps", type=int, default=30, help="SFT: steps per run")
@@ -190,7 +162,7 @@ def main() -> int:
             if not model.exists():
                 build_tiny_model(dataset_texts(data), model)
         elif args.model == "mistral-7b-random":
-            model = build_random_mistral(work / f"mistral-random-{args.shape}", data, args.shape)
+            model = build_random_mistral(work / f"mistral-random-{args.shape}", dataset_texts(data), args.shape)
         else:
             model = Path(args.model)
         configs = REPO / "recipes" / (args.configs or ("mistral-7b" if args.gpu else "tiny"))
