@@ -31,17 +31,17 @@ from engage.formats import (
 from engage.output import staged_folder
 from engage.pairing import ADJUSTMENTS, MATCH_FIELDS, PairRule, Pairs, find_pairs
 from engage.progress import Progress
-from engage.scoring import REASONS, EligibilityRule, engagement_scores
+from engage.scoring import LIKE_WEIGHT, MIN_AGE, REASONS, REPOST_WEIGHT, EligibilityRule, engagement_scores
 from engage.selection import RANKS, top_fraction
 from engage.splits import split_cutoff
 
 
 @dataclass(frozen=True)
 class BuildSettings:
-    like_weight: float = 1.0
-    repost_weight: float = 3.0
+    like_weight: float = LIKE_WEIGHT
+    repost_weight: float = REPOST_WEIGHT
     include_replies: bool = False
-    min_age: timedelta = timedelta(days=7)
+    min_age: timedelta = MIN_AGE
     as_of: datetime | None = None
     top_fraction: float = 0.1
     rank: str = "absolute"

@@ -16,7 +16,8 @@ SHORTLIST = 8
 DEFAULT_THRESHOLD = 0.8
 
 
-def _normalise(text: str) -> str:
+def normalise(text: str) -> str:
+    """Lower-cased, with runs of white space made one space: how posts are compared as text."""
     return " ".join(text.lower().split())
 
 
@@ -38,7 +39,7 @@ class NearCopyIndex:
         """``posts``: (id, text) of the owner's posts the model may have learnt from."""
         self._ids = [pid for pid, _ in posts]
         self._texts = [text for _, text in posts]
-        self._norm = [_normalise(t) for t in self._texts]
+        self._norm = [normalise(t) for t in self._texts]
         index: dict[str, list[int]] = defaultdict(list)
         for i, norm in enumerate(self._norm):
             for g in _grams(norm):
@@ -49,7 +50,7 @@ class NearCopyIndex:
         return len(self._ids)
 
     def nearest(self, text: str) -> Nearest | None:
-        norm = _normalise(text)
+        norm = normalise(text)
         grams = _grams(norm)
         if not grams or not self._ids:
             return None

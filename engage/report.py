@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from engage.near_copy import normalise
+from engage.pairing import PairRule
 from engage.review_store import ReviewStore
+from engage.scoring import LIKE_WEIGHT, MIN_AGE, REPOST_WEIGHT, engagement_scores
 from engage.stats import fisher_exact, n_for_one_proportion, n_for_two_proportions, sign_test, wilson
 
 BAIT_LABEL = "engagement bait"
@@ -21,10 +24,10 @@ BAIT_LABEL = "engagement bait"
 
 @dataclass(frozen=True)
 class MatchRule:
-    window: timedelta = timedelta(hours=3)  # as the DPO pairs
-    min_age: timedelta = timedelta(days=7)  # as build-dataset: younger posts' counts are not final
-    like_weight: float = 1.0
-    repost_weight: float = 3.0
+    window: timedelta = PairRule.window  # as the DPO pairs
+    min_age: timedelta = MIN_AGE  # as build-dataset: younger posts' counts are not final
+    like_weight: float = LIKE_WEIGHT
+    repost_weight: float = REPOST_WEIGHT
 
 
 def _rate(k: int, n: int) -> dict:
@@ -80,10 +83,6 @@ def _two_model_warning(a: dict, b: dict, p: float, needed: int | None) -> str | 
     )
 
 
-def _norm(text: str) -> str:
-    return " ".join(text.lower().split())
-
-
 def performance(store: ReviewStore, archive: Path, rule: MatchRule = MatchRule()) -> dict:
     """Published candidates found in a newer archive, each against the owner's own post made closest in time."""
     from archive_parsers import read_posts
@@ -95,7 +94,7 @@ def performance(store: ReviewStore, archive: Path, rule: MatchRule = MatchRule()
     by_id = {p.id: p for p in posts}
     by_text: dict[str, object] = {}
     for p in posts:
-        by_text.setdefault(_norm(p.text), p)
+        by_text.setdefault(normalise(p.text), p)
 
     published = [c for c in store.candidates("approved") if c.published_ref]
     matched: dict[str, tuple] = {}
@@ -105,7 +104,7 @@ def performance(store: ReviewStore, archive: Path, rule: MatchRule = MatchRule()
         how = "id"
         if post is None:
             how = "text"
-            want = _norm(c.current_text)
+            want = normalise(c.current_text)
             post = by_text.get(want) or next((p for t, p in by_text.items() if want and t.startswith(want)), None)
         if post is None:
             not_found.append(c.id)
@@ -113,7 +112,7 @@ def performance(store: ReviewStore, archive: Path, rule: MatchRule = MatchRule()
             matched[post.id] = (c, post, how)
 
     def score(p) -> float:
-        return rule.like_weight * p.likes + rule.repost_weight * p.reposts
+        return float(engagement_scores(p.likes, p.reposts, rule.like_weight, rule.repost_weight))
 
     settled = lambda p: p.created_at <= as_of - rule.min_age  # noqa: E731
     own = sorted(

@@ -12,9 +12,12 @@ from archive_parsers.post import REPLY, REPOST, Post
 # Reasons a post is left out, in the order they are checked (the first that applies is kept).
 REASONS = ("deleted", "edit_superseded", "repost", "reply", "too_recent", "empty_text")
 
+LIKE_WEIGHT, REPOST_WEIGHT = 1.0, 3.0  # a repost puts the post in front of a new audience
+MIN_AGE = timedelta(days=7)  # younger posts' counts are not final
+
 
 def engagement_scores(
-    likes: np.ndarray, reposts: np.ndarray, like_weight: float = 1.0, repost_weight: float = 3.0
+    likes: np.ndarray, reposts: np.ndarray, like_weight: float = LIKE_WEIGHT, repost_weight: float = REPOST_WEIGHT
 ) -> np.ndarray:
     """score = like_weight x likes + repost_weight x reposts, per post."""
     return like_weight * np.asarray(likes, dtype=float) + repost_weight * np.asarray(reposts, dtype=float)
@@ -25,7 +28,7 @@ class EligibilityRule:
     """Which posts count as the owner's own, settled voice."""
 
     as_of: datetime
-    min_age: timedelta = timedelta(days=7)
+    min_age: timedelta = MIN_AGE
     include_replies: bool = False
 
     def reason(self, post: Post, text: str) -> str | None:
