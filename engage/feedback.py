@@ -32,8 +32,10 @@ def _split(rows: list[dict], test_fraction: float) -> tuple[list[dict], list[dic
 
 def feedback_rows(store: ReviewStore) -> tuple[list[dict], list[dict], dict]:
     """(DPO pairs, KTO rows, counts) from the store's decisions."""
-    decided = store.candidates("approved") + store.candidates("rejected")
-    by_id = {c.id: c for c in store.candidates()}
+    everything = store.candidates()
+    by_id = {c.id: c for c in everything}
+    decided = [c for status in ("approved", "rejected") for c in everything if c.status == status]
+    comparisons = store.comparisons()
     groups: dict[tuple, dict[str, list]] = defaultdict(lambda: {"approved": [], "rejected": []})
     for c in decided:
         groups[(c.prompt, c.batch_id)][c.status].append(c)
@@ -51,7 +53,7 @@ def feedback_rows(store: ReviewStore) -> tuple[list[dict], list[dict], dict]:
             edits += 1
             pairs.append(_pair(c.prompt, c.final_text, c.text, "edit_over_original", c, c))
     ties = 0
-    for cmp in store.comparisons():
+    for cmp in comparisons:
         if cmp["choice"] == "tie":
             ties += 1
             continue
@@ -73,9 +75,9 @@ def feedback_rows(store: ReviewStore) -> tuple[list[dict], list[dict], dict]:
     ]
     counts = {
         "pairs": len(pairs),
-        "approved_over_rejected": len(pairs) - edits - (len(store.comparisons()) - ties),
+        "approved_over_rejected": len(pairs) - edits - (len(comparisons) - ties),
         "edit_over_original": edits,
-        "compare": len(store.comparisons()) - ties,
+        "compare": len(comparisons) - ties,
         "compare_ties_left_out": ties,
         "kto_rows": len(kto),
         "kto_approved": sum(r["label"] for r in kto),

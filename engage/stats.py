@@ -40,7 +40,7 @@ def fisher_exact(a: int, b: int, c: int, d: int) -> float:
         return _log_choose(col1, x) + _log_choose(n - col1, row1 - x) - _log_choose(n, row1)
 
     observed = logp(a)
-    total = sum(math.exp(logp(x)) for x in range(lo, hi + 1) if logp(x) <= observed + 1e-7)
+    total = sum(math.exp(lp) for lp in map(logp, range(lo, hi + 1)) if lp <= observed + 1e-7)
     return min(1.0, total)
 
 
