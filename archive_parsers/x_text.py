@@ -28,6 +28,11 @@ def parse_x_time(value: str) -> datetime:
             sign = -1 if off[0] == "-" else 1
             dt -= sign * timedelta(hours=int(off[1:3]), minutes=int(off[3:5]))
         return dt
+    return parse_iso_utc(value)
+
+
+def parse_iso_utc(value: str) -> datetime:
+    """An ISO 8601 time (``Z`` allowed; no offset means UTC) as an aware UTC datetime."""
     dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if dt.tzinfo is None:
         return dt.replace(tzinfo=timezone.utc)

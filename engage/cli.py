@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from archive_parsers import ArchiveError
+from archive_parsers.x_text import parse_iso_utc
 from engage import __version__
 from engage.durations import parse_duration
 from engage.errors import UserError
@@ -63,12 +64,11 @@ def _count(text: str) -> int:
 
 def _timestamp(text: str) -> datetime:
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_iso_utc(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a date; write ISO 8601 like 2024-11-16 or 2024-11-16T11:33:22Z"
         ) from None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
 
 
 def _match(text: str) -> tuple[str, ...]:

@@ -104,8 +104,13 @@ class Conflict(Exception):
     """The candidate changed since the caller saw it (another tab or reviewer decided it)."""
 
 
+def iso_z(dt: datetime) -> str:
+    """An aware time as the store writes times: UTC, ISO 8601 to the second, ending in Z."""
+    return dt.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return iso_z(datetime.now(timezone.utc))
 
 
 def text_hash(text: str) -> str:

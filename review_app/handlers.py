@@ -9,9 +9,9 @@ moved on since.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
-from engage.review_store import Candidate, Conflict, ReviewStore
+from archive_parsers.x_text import parse_iso_utc
+from engage.review_store import Candidate, Conflict, ReviewStore, iso_z
 from engage.stats import wilson
 
 ACTIONS = ("approve", "reject", "skip", "undo")
@@ -179,11 +179,7 @@ def approved_one(store: ReviewStore, candidate_id: int | None) -> tuple[str, int
 def parse_time(text: str) -> str | None:
     """An ISO 8601 time as UTC ``…Z``; None for empty (meaning now). Raises ValueError when unreadable."""
     text = (text or "").strip()
-    if not text:
-        return None
-    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    dt = dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
-    return dt.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return iso_z(parse_iso_utc(text)) if text else None
 
 
 def publish(
