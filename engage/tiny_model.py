@@ -64,24 +64,42 @@ def build_tiny_model(
 ) -> Path:
     """Write a tokenizer trained on ``texts`` and a random tiny Mistral model to ``out``."""
     import torch
-    from transformers import MistralConfig, MistralForCausalLM
 
     tokenizer = build_tiny_tokenizer(texts, vocab_size)
     torch.manual_seed(seed)
-    config = MistralConfig(
-        vocab_size=len(tokenizer),
+    return save_random_mistral(
+        out,
+        tokenizer,
         hidden_size=hidden_size,
         intermediate_size=hidden_size * 2,
         num_hidden_layers=layers,
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=512,
+        tie_word_embeddings=False,
+    )
+
+
+def save_random_mistral(out: Path, tokenizer, dtype=None, device: str = "cpu", **config) -> Path:
+    """A Mistral-architecture model with random weights, made in ``dtype`` on ``device`` and saved with
+    ``tokenizer`` (whose special tokens it uses) to ``out`` like a hub model. ``config``: MistralConfig
+    fields; the vocabulary is the tokenizer's unless given."""
+    import torch
+    from transformers import MistralConfig, MistralForCausalLM
+
+    config = MistralConfig(
+        **{"vocab_size": len(tokenizer), **config},
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=False,
     )
-    model = MistralForCausalLM(config)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(dtype or default)  # made in dtype, not float32 then cast (14.5 GB for a 7B in bf16)
+    try:
+        with torch.device(device):
+            model = MistralForCausalLM(config)
+    finally:
+        torch.set_default_dtype(default)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
