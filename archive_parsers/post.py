@@ -8,11 +8,12 @@ from datetime import datetime
 
 # Kinds, in the order a post is classified (first that applies wins).
 REPOST = "repost"
-REPLY = "reply"
+REPLY = "reply"  # a reply to someone else's post
+THREAD = "thread"  # a reply to the owner's own post: a thread continuation, the owner's words to their own audience
 COMMUNITY = "community"
 QUOTE = "quote"
 ORIGINAL = "original"
-KINDS = (ORIGINAL, QUOTE, COMMUNITY, REPLY, REPOST)
+KINDS = (ORIGINAL, QUOTE, COMMUNITY, THREAD, REPLY, REPOST)
 
 # Why a post read from an archive is not one of the owner's current posts at all.
 DELETED = "deleted"
@@ -57,3 +58,17 @@ class ArchiveData:
     generated_at: datetime | None = None
     files: list[str] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
+
+
+def mark_threads(posts: dict[str, Post]) -> int:
+    """Make every reply that answers one of these posts a thread continuation; return how many changed.
+
+    The posts are all the owner's, so a reply to one of them is the owner continuing their own
+    thread, whatever the reply's user fields say (some exports leave them out).
+    """
+    changed = 0
+    for post in posts.values():
+        if post.kind == REPLY and post.reply_to_id and post.reply_to_id in posts:
+            post.kind = THREAD
+            changed += 1
+    return changed

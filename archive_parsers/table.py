@@ -1,9 +1,10 @@
 """A plain table of posts from any platform: CSV, JSONL or Parquet.
 
 Required columns: ``id``, ``created_at`` (ISO 8601, or Unix seconds), ``text``, ``likes``,
-``reposts``. Optional: ``kind`` (original, quote, community, reply, repost) or the flags
-``is_reply``, ``is_repost``, ``is_quote``; ``has_media``, ``has_link``, ``lang``,
-``reply_to_id``. Other columns are ignored. A row that cannot be read is skipped and counted.
+``reposts``. Optional: ``kind`` (original, quote, community, thread, reply, repost) or the flags
+``is_reply``, ``is_thread``, ``is_repost``, ``is_quote``; ``has_media``, ``has_link``, ``lang``,
+``reply_to_id``. A reply whose ``reply_to_id`` is another post in the table is a thread
+continuation (kind ``thread``): the owner answering their own post. Other columns are ignored. A row that cannot be read is skipped and counted.
 """
 
 from __future__ import annotations
@@ -16,7 +17,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from archive_parsers.errors import ArchiveError
-from archive_parsers.post import COMMUNITY, KINDS, ORIGINAL, QUOTE, REPLY, REPOST, ArchiveData, Post
+from archive_parsers.post import (
+    COMMUNITY,
+    KINDS,
+    ORIGINAL,
+    QUOTE,
+    REPLY,
+    REPOST,
+    THREAD,
+    ArchiveData,
+    Post,
+    mark_threads,
+)
 from archive_parsers.x_text import fix_surrogates
 
 REQUIRED = ("id", "created_at", "text", "likes", "reposts")
@@ -71,6 +83,8 @@ def row_to_post(row: dict, source: str) -> Post:
     if not kind:
         if _flag(row.get("is_repost")):
             kind = REPOST
+        elif _flag(row.get("is_thread")):
+            kind = THREAD
         elif _flag(row.get("is_reply")):
             kind = REPLY
         elif _flag(row.get("is_community")):
@@ -165,5 +179,7 @@ def read_post_table(path: Path) -> ArchiveData:
         raise ArchiveError(f"{path} is not a readable CSV table ({exc})") from None
     if not posts:
         raise ArchiveError(f"{path} holds no readable posts; nothing to build a dataset from")
+    if threads := mark_threads(posts):
+        counts["replies_to_own_posts"] = threads
     counts["files_read"] = 1
     return ArchiveData(posts=list(posts.values()), input_type="table", files=[path.name], counts=counts)

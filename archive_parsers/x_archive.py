@@ -30,8 +30,10 @@ from archive_parsers.post import (
     QUOTE,
     REPLY,
     REPOST,
+    THREAD,
     ArchiveData,
     Post,
+    mark_threads,
 )
 from archive_parsers.source import ArchiveSource, open_source, safe_name
 from archive_parsers.x_text import (
@@ -120,6 +122,7 @@ class _XReader:
                     return {
                         "username": str(acc.get("username", "")),
                         "displayName": str(acc.get("accountDisplayName", "")),
+                        "accountId": str(acc.get("accountId", "")),
                     }
                 except (KeyError, IndexError, TypeError, AttributeError):
                     return {}
@@ -185,7 +188,23 @@ def _chain_head(t: dict) -> str | None:
     return None
 
 
-def tweet_to_post(t: dict, source: str, community: bool) -> Post:
+@dataclass(frozen=True)
+class Owner:
+    """The archive's account: a reply to it is a thread continuation."""
+
+    account_id: str = ""
+    handle: str = ""
+
+    def wrote_parent(self, t: dict) -> bool:
+        """Whether a reply item answers the owner (by user id, or by screen name, case-insensitive)."""
+        uid = str(t.get("in_reply_to_user_id_str") or t.get("in_reply_to_user_id") or "")
+        if self.account_id and uid:
+            return uid == self.account_id
+        name = str(t.get("in_reply_to_screen_name") or "")
+        return bool(self.handle and name) and name.casefold() == self.handle.casefold()
+
+
+def tweet_to_post(t: dict, source: str, community: bool, owner: Owner = Owner()) -> Post:
     """One item of tweets.js (or community-tweet.js) as a Post. Raises ValueError/KeyError/TypeError on a bad item."""
     get = t.get
     pid = str(get("id_str") or get("id") or "")
@@ -212,7 +231,7 @@ def tweet_to_post(t: dict, source: str, community: bool) -> Post:
     if is_repost:
         kind = REPOST
     elif is_reply:
-        kind = REPLY
+        kind = THREAD if owner.wrote_parent(t) else REPLY
     elif community:
         kind = COMMUNITY
     elif is_quote:
@@ -277,7 +296,7 @@ class _FileResult:
 _POST_FIELDS = [f.name for f in fields(Post)]
 
 
-def _read_file(source: ArchiveSource, name: str, role: str, on_bytes=None) -> _FileResult:
+def _read_file(source: ArchiveSource, name: str, role: str, owner: Owner, on_bytes=None) -> _FileResult:
     out = _FileResult()
     counts = out.counts
     counts["files_read"] += 1
@@ -297,7 +316,7 @@ def _read_file(source: ArchiveSource, name: str, role: str, on_bytes=None) -> _F
                 counts["skipped_bad_item"] += 1
                 continue
             try:
-                post = tweet_to_post(t, name, community=role == COMMUNITY_POSTS)
+                post = tweet_to_post(t, name, community=role == COMMUNITY_POSTS, owner=owner)
                 head = _chain_head(t) if "edit_info" in t else None
             except (KeyError, ValueError, TypeError, AttributeError, IndexError, OverflowError):
                 counts["skipped_bad_item"] += 1
@@ -313,12 +332,12 @@ def _worker_init() -> None:
     gc.disable()
 
 
-def _read_file_alone(job: tuple[str, str, str]) -> _FileResult:
+def _read_file_alone(job: tuple[str, str, str, Owner]) -> _FileResult:
     """Read one post file in a worker process, with its own handle on the archive."""
-    path, name, role = job
+    path, name, role, owner = job
     source = open_source(Path(path))
     try:
-        return _read_file(source, name, role)
+        return _read_file(source, name, role, owner)
     finally:
         source.close()
 
@@ -327,7 +346,9 @@ def _read_file_alone(job: tuple[str, str, str]) -> _FileResult:
 PARALLEL_MIN_BYTES = 48 * 1024**2
 
 
-def _file_results(path: Path, source: ArchiveSource, files: list[tuple[str, str]], on_bytes) -> Iterator[_FileResult]:
+def _file_results(
+    path: Path, source: ArchiveSource, files: list[tuple[str, str]], owner: Owner, on_bytes
+) -> Iterator[_FileResult]:
     """Each post file's result, in file order."""
     sizes = [source.size(n) for n, _ in files]
     workers = min(os.cpu_count() or 1, len(files))
@@ -336,9 +357,9 @@ def _file_results(path: Path, source: ArchiveSource, files: list[tuple[str, str]
     # here (the parent runs no other threads while it reads); elsewhere the read is serial.
     if workers < 2 or sum(sizes) < PARALLEL_MIN_BYTES or sys.platform != "linux":
         for name, role in files:
-            yield _read_file(source, name, role, on_bytes)
+            yield _read_file(source, name, role, owner, on_bytes)
         return
-    jobs = [(str(path), name, role) for name, role in files]
+    jobs = [(str(path), name, role, owner) for name, role in files]
     pool = ProcessPoolExecutor(
         max_workers=workers, mp_context=multiprocessing.get_context("fork"), initializer=_worker_init
     )
@@ -380,25 +401,28 @@ def _read(path: Path, source: ArchiveSource, on_bytes, on_total) -> ArchiveData:
     if on_total is not None:
         on_total(sum(source.size(n) for n, _ in files))
 
-    handle = display = ""
+    handle = display = account_id = ""
     generated_at = None
     if manifest is not None:
         user = _dict(manifest, "userInfo")
         handle, display = str(user.get("userName") or ""), str(user.get("displayName") or "")
+        account_id = str(user.get("accountId") or "")
         gen = _dict(manifest, "archiveInfo").get("generationDate")
         if gen:
             try:
                 generated_at = parse_x_time(str(gen))
             except ValueError:
                 counts["manifest_bad_generation_date"] += 1
-    else:
+    if manifest is None or not account_id:
         acc = reader.read_account()
-        handle, display = acc.get("username", ""), acc.get("displayName", "")
+        handle, display = handle or acc.get("username", ""), display or acc.get("displayName", "")
+        account_id = acc.get("accountId", "")
+    owner = Owner(account_id, handle)
 
     posts: dict[str, Post] = {}
     notes: list[tuple[int, str]] = []
     chains: dict[str, list[str]] = {}
-    for (_, role), result in zip(files, _file_results(path, source, files, on_bytes)):
+    for (_, role), result in zip(files, _file_results(path, source, files, owner, on_bytes)):
         counts.update(result.counts)
         notes += result.notes
         for post, head in zip(result.posts, result.chain_heads):
@@ -450,6 +474,9 @@ def _read(path: Path, source: ArchiveSource, on_bytes, on_total) -> ArchiveData:
 
     if not posts:
         raise ArchiveError(f"{source.label} holds no posts; nothing to build a dataset from")
+    # A reply to a post of this archive is the owner's thread even when its user fields are missing.
+    if late := mark_threads(posts):
+        counts["threads_found_by_parent_id"] = late
     return ArchiveData(
         posts=list(posts.values()),
         handle=handle,

@@ -13,7 +13,6 @@ import numpy as np
 
 from archive_parsers import ArchiveData, read_posts
 from engage import __version__
-from engage.baseline import hour_effect, relative_log_score
 from engage.card import write_card
 from engage.dataset_files import write_dpo, write_posts_table, write_sft
 from engage.durations import format_duration
@@ -29,11 +28,12 @@ from engage.formats import (
     render_prompt,
 )
 from engage.output import staged_folder
-from engage.pairing import ADJUSTMENTS, MATCH_FIELDS, PairRule, Pairs, find_pairs
+from engage.pairing import ADJUSTMENTS, MATCH_FIELDS, PairRule, Pairs
 from engage.progress import Progress
+from engage.rules import ScoredPosts, Selection, apply_rules, engagement_events
 from engage.scoring import LIKE_WEIGHT, MIN_AGE, REASONS, REPOST_WEIGHT, EligibilityRule, engagement_scores
-from engage.selection import RANKS, top_fraction
-from engage.splits import split_cutoff
+from engage.selection import RANKS
+from engage.what_if import advice_line, small_sets, what_if_table
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class BuildSettings:
     like_weight: float = LIKE_WEIGHT
     repost_weight: float = REPOST_WEIGHT
     include_replies: bool = False
+    include_threads: bool = False
     min_age: timedelta = MIN_AGE
     as_of: datetime | None = None
     top_fraction: float = 0.1
@@ -63,6 +64,7 @@ class BuildSettings:
         need(self.like_weight + self.repost_weight > 0, "--like-weight and --repost-weight cannot both be 0")
         need(0 < self.top_fraction <= 1, "--top-fraction must be above 0 and at most 1 (0.1 is the top 10%)")
         need(0 <= self.test_fraction < 1, "--test-fraction must be at least 0 and below 1 (0.1 is the newest 10%)")
+        need(0 < self.pairs.evidence <= 1, "--evidence must be above 0 and at most 1 (0.05 is the default; 1 is off)")
         need(self.pairs.min_ratio >= 1, "--min-ratio must be 1 or more (2 means the chosen post did twice as well)")
         need(self.pairs.max_pairs_per_post >= 0, "--max-pairs-per-post must be 0 or more")
         need(self.pairs.window.total_seconds() > 0, "--window must be longer than 0")
@@ -80,6 +82,16 @@ class BuildSettings:
             check_prompt(self.prompt)
         except ValueError as exc:
             raise UserError(str(exc)) from None
+
+    def eligibility(self, as_of: datetime) -> EligibilityRule:
+        return EligibilityRule(as_of, self.min_age, self.include_replies, self.include_threads)
+
+    def select(self, data: ScoredPosts, as_of: datetime) -> Selection:
+        """The data rules with these settings, on these posts."""
+        return apply_rules(
+            data, as_of, self.eligibility(as_of), self.test_fraction, self.top_fraction, self.rank,
+            self.baseline_window.total_seconds(), self.pairs,
+        )  # fmt: skip
 
     def as_record(self) -> dict:
         rec = asdict(self)
@@ -118,7 +130,7 @@ def build_dataset(
 
 def _build(input_path: Path, out: Path, settings: BuildSettings, force: bool, progress: Progress | None) -> dict:
     settings.validate()
-    progress = progress or Progress(quiet=True)
+    progress = progress or Progress(quiet=True, warnings=False)
     if out.exists() and not force:  # fail before the long read
         raise UserError(f"{out} already exists; pass --force to replace it, or choose another --out")
 
@@ -135,48 +147,26 @@ def _build(input_path: Path, out: Path, settings: BuildSettings, force: bool, pr
     n = len(posts)
     times = np.fromiter((p.created_at.timestamp() for p in posts), dtype=float, count=n)
     as_of = settings.as_of or data.generated_at or datetime.fromtimestamp(float(times.max()), tz=timezone.utc)
-    eligibility = EligibilityRule(as_of=as_of, min_age=settings.min_age, include_replies=settings.include_replies)
     links, placeholder = settings.links, settings.link_placeholder
     texts = [apply_links(p.text, links, placeholder) for p in posts]
-    reasons = [eligibility.reason(p, t) for p, t in zip(posts, texts)]
     likes = np.fromiter((p.likes for p in posts), dtype=float, count=n)
     reposts = np.fromiter((p.reposts for p in posts), dtype=float, count=n)
     scores = engagement_scores(likes, reposts, settings.like_weight, settings.repost_weight)
+    text_key = np.fromiter((hash(t.casefold()) for t in texts), dtype=np.int64, count=n)
+    scored = ScoredPosts(
+        posts, times, texts, scores, engagement_events(likes, reposts, settings.like_weight, settings.repost_weight),
+        text_key,
+    )  # fmt: skip
 
-    elig = np.array([i for i, r in enumerate(reasons) if r is None], dtype=int)
+    sel = settings.select(scored, as_of)
+    reasons, elig, cut, is_test, in_sft, pairs = sel.reasons, sel.elig, sel.cut, sel.is_test, sel.in_sft, sel.pairs
+    rule = settings.pairs
     if elig.size == 0:
         detail = ", ".join(f"{v} {k}" for k, v in Counter(reasons).most_common())
         raise UserError(
-            f"none of the {n} posts is eligible to train on ({detail}); see --include-replies and --min-age"
+            f"none of the {n} posts is eligible to train on ({detail}); see --include-threads, --include-replies "
+            "and --min-age"
         )
-    e_times, e_scores = times[elig], scores[elig]
-    cut = split_cutoff(e_times, settings.test_fraction)
-    is_test = np.zeros(n, dtype=bool)
-    if cut is not None:
-        is_test[elig[e_times >= cut]] = True
-
-    # SFT: the top fraction of eligible posts, by score or by score against the norm at the time.
-    half = settings.baseline_window.total_seconds()
-    keys = e_scores if settings.rank == "absolute" else relative_log_score(e_times, e_scores, half)
-    in_sft = np.zeros(n, dtype=bool)
-    in_sft[elig[top_fraction(keys, e_times, settings.top_fraction)]] = True
-
-    # DPO: pairs close in time, within each split.
-    rule = settings.pairs
-    values = scores + 1.0
-    if rule.adjust == "hour":
-        effect = hour_effect(e_times, e_scores, half)
-        values = values / np.exp(effect[((times // 3600) % 24).astype(int)])
-    group = _match_groups(posts, rule.match)
-    text_key = np.fromiter((hash(t.casefold()) for t in texts), dtype=np.int64, count=n)
-    pairs: dict[str, Pairs] = {}
-    for split, mask in (("train", ~is_test[elig]), ("test", is_test[elig])):
-        idx = elig[mask]
-        found = find_pairs(
-            times[idx], values[idx], group[idx], text_key[idx],
-            rule.window.total_seconds(), rule.min_ratio, rule.max_pairs_per_post,
-        )  # fmt: skip
-        pairs[split] = found.take(idx)
     pair_count = np.zeros(n, dtype=np.int32)
     for found in pairs.values():
         np.add.at(pair_count, found.chosen, 1)
@@ -190,6 +180,7 @@ def _build(input_path: Path, out: Path, settings: BuildSettings, force: bool, pr
         "posts_read": n,
         "by_kind": dict(Counter(p.kind for p in posts).most_common()),
         "left_out": {r: k for r in REASONS if (k := reasons.count(r))},
+        "eligible_by_kind": dict(Counter(posts[i].kind for i in elig.tolist()).most_common()),
         "eligible": int(elig.size),
         "eligible_train": int(elig.size - is_test.sum()),
         "eligible_test": int(is_test.sum()),
@@ -211,6 +202,9 @@ def _build(input_path: Path, out: Path, settings: BuildSettings, force: bool, pr
             split: write_dpo(stage / "dpo" / f"{split}.jsonl", pairs[split], prompt, texts, ids, score_values, settings.format, rule.adjust != "none")
             for split in ("train", "test")
         }  # fmt: skip
+        counts["dpo_dropped_as_noise"] = {split: pairs[split].noise_dropped for split in ("train", "test")}
+        small = small_sets(counts["sft"]["train"], counts["dpo"]["train"])
+        advice = {"small": small, "what_if": what_if_table(settings, scored, as_of) if small else []}
         kept = [r is None for r in reasons]
         columns = _posts_columns(posts, ids, times, texts, kept, scores, reasons, is_test, in_sft, pair_count)
         write_posts_table(stage / "posts.parquet", columns)
@@ -233,30 +227,21 @@ def _build(input_path: Path, out: Path, settings: BuildSettings, force: bool, pr
             "prompt": prompt,
             "settings": settings.as_record(),
             "counts": counts,
-            "distributions": _distributions(scores, times, elig, in_sft, pairs),
+            "distributions": _distributions(scores, times, elig, in_sft, pairs, likes, reposts),
+            "advice": advice,
         }
         (stage / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         write_card(stage / "README.md", stats)
+    if small:
+        progress.warn(
+            f"{' and '.join(small)}; {advice_line(advice['what_if'])}. "
+            f"The what-if table in {out / 'README.md'} lists every looser setting."
+        )
     progress.say(
         f"wrote {out}: {counts['sft']['train']}+{counts['sft']['test']} SFT rows, "
         f"{counts['dpo']['train']}+{counts['dpo']['test']} DPO pairs (train+test) from {counts['eligible']} eligible of {n} posts"
     )
     return stats
-
-
-def _match_groups(posts, match: tuple[str, ...]) -> np.ndarray:
-    """An integer per post; two posts may pair only if theirs are equal."""
-    n = len(posts)
-    group = np.zeros(n, dtype=np.int64)
-    for name in match:
-        if name == "lang":
-            codes: dict[str, int] = {}
-            column = np.fromiter((codes.setdefault(p.lang, len(codes)) for p in posts), dtype=np.int64, count=n)
-        else:
-            attr = {"media": "has_media", "link": "has_link", "quote": "is_quote"}[name]
-            column = np.fromiter((getattr(p, attr) for p in posts), dtype=np.int64, count=n)
-        group = group * (int(column.max(initial=0)) + 1) + column
-    return group
 
 
 def _quantiles(values) -> dict:
@@ -277,11 +262,17 @@ def _years(times: np.ndarray) -> dict:
     return {str(int(years.min()) + k): int(c) for k, c in enumerate(counts.tolist()) if c}
 
 
-def _distributions(scores, times, elig, in_sft, pairs: dict[str, Pairs]) -> dict:
+def _distributions(scores, times, elig, in_sft, pairs: dict[str, Pairs], likes, reposts) -> dict:
     chosen = np.concatenate([p.chosen for p in pairs.values()])
     rejected = np.concatenate([p.rejected for p in pairs.values()])
     sft_idx = np.flatnonzero(in_sft)
     return {
+        "pair_chosen_likes": _quantiles(likes[chosen]),
+        "pair_rejected_likes": _quantiles(likes[rejected]),
+        "pair_chosen_reposts": _quantiles(reposts[chosen]),
+        "pair_rejected_reposts": _quantiles(reposts[rejected]),
+        "pair_chosen_score": _quantiles(scores[chosen]),
+        "pair_rejected_score": _quantiles(scores[rejected]),
         "score_eligible": _quantiles(scores[elig]),
         "score_sft": _quantiles(scores[sft_idx]),
         "years_eligible": _years(times[elig]),

@@ -42,6 +42,15 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _evidence(text: str) -> float:
+    if text.strip().lower() == "off":
+        return 1.0
+    value = _fraction(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("0 would drop every pair; write a level like 0.05, or off")
+    return value
+
+
 def _number(text: str) -> float:
     try:
         value = float(text)
@@ -93,10 +102,13 @@ Read an X archive (the zip X sends you, or its unpacked folder) or a post table 
   OUT/stats.json, README.md    every count and setting; a dataset card to read
 
 score = like-weight x likes + repost-weight x reposts. Reposts are never the owner's words;
-replies are left out unless --include-replies; posts younger than --min-age when the archive
-was made are left out (their counts were still growing). Pairs compare posts made within
---window of each other: same audience size, about the same time of day, so a clear difference
-in score is mostly about the words.
+replies to others are left out unless --include-replies, thread continuations (replies to your
+own posts) unless --include-threads; posts younger than --min-age when the archive was made are
+left out (their counts were still growing). Pairs compare posts made within --window of each
+other: same audience size, about the same time of day, so a clear difference in score is mostly
+about the words; a pair also needs evidence that the difference is not noise at its counts
+(--evidence). When the sets come out small, a warning and the card's what-if table say what
+each looser setting would give.
 """
 
 
@@ -115,7 +127,10 @@ def _add_build(sub) -> None:
     g = p.add_argument_group("scoring and eligibility")
     g.add_argument("--like-weight", type=_number, default=1.0, help="score per like (default 1)")
     g.add_argument("--repost-weight", type=_number, default=3.0, help="score per repost (default 3)")
-    g.add_argument("--include-replies", action="store_true", help="keep replies (leading @handles removed)")
+    g.add_argument("--include-replies", action="store_true",
+                   help="keep replies to other people (leading @handles removed)")  # fmt: skip
+    g.add_argument("--include-threads", action="store_true",
+                   help="keep thread continuations: your replies to your own posts (they pair only with each other)")  # fmt: skip
     g.add_argument("--min-age", type=_duration, default=parse_duration("7d"),
                    help="leave out posts younger than this when the archive was made (default 7d)")  # fmt: skip
     g.add_argument("--as-of", type=_timestamp, default=None,
@@ -135,6 +150,9 @@ def _add_build(sub) -> None:
                    help="pair posts made at most this far apart, e.g. 90m, 6h, 2d (default 3h)")  # fmt: skip
     g.add_argument("--min-ratio", type=_number, default=d.min_ratio,
                    help="pair only when (chosen + 1) / (rejected + 1) is at least this (default 2)")  # fmt: skip
+    g.add_argument("--evidence", type=_evidence, default=d.evidence,
+                   help="pair only when an exact binomial test on the two posts' like and repost counts puts the "
+                        "chance that equal words gave this lead at most this (default 0.05; 1 or off turns it off)")  # fmt: skip
     g.add_argument("--max-pairs-per-post", type=_count, default=d.max_pairs_per_post,
                    help="a post joins at most this many pairs, nearest in time first (default 5)")  # fmt: skip
     g.add_argument("--match", type=_match, default=d.match,
@@ -145,7 +163,8 @@ def _add_build(sub) -> None:
                         "post meets a sleeping audience); none: compare raw scores (default hour)")  # fmt: skip
     g = p.add_argument_group("split and format")
     g.add_argument("--test-fraction", type=_fraction, default=0.1,
-                   help="the newest share of eligible posts is the test set (default 0.1)")  # fmt: skip
+                   help="the newest share of eligible posts is the test set; the SFT set takes its top fraction "
+                        "within each side, so about this share of SFT rows is test (default 0.1)")  # fmt: skip
     g.add_argument("--format", choices=FORMATS, default="text",
                    help="text: TRL prompt/completion and prompt/chosen/rejected strings; chat: conversational messages")  # fmt: skip
     g.add_argument("--links", choices=LINK_POLICIES, default="strip",
@@ -165,12 +184,13 @@ def _run_build(args) -> int:
         like_weight=args.like_weight,
         repost_weight=args.repost_weight,
         include_replies=args.include_replies,
+        include_threads=args.include_threads,
         min_age=args.min_age,
         as_of=args.as_of,
         top_fraction=args.top_fraction,
         rank=args.rank,
         baseline_window=args.baseline_window,
-        pairs=PairRule(args.window, args.min_ratio, args.max_pairs_per_post, args.match, args.adjust),
+        pairs=PairRule(args.window, args.min_ratio, args.max_pairs_per_post, args.match, args.adjust, args.evidence),
         test_fraction=args.test_fraction,
         format=args.format,
         links=args.links,

@@ -1,4 +1,4 @@
-"""Progress on stderr for long steps; silent with --quiet."""
+"""Progress on stderr for long steps (silent with --quiet), and warnings the owner should act on (always shown)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,14 @@ from contextlib import contextmanager
 
 
 class Progress:
-    def __init__(self, quiet: bool = False) -> None:
+    def __init__(self, quiet: bool = False, warnings: bool = True) -> None:
         self.quiet = quiet
+        self.warnings = warnings
+
+    def warn(self, message: str) -> None:
+        """A warning the owner can act on: shown even with --quiet (not when a library caller asked for silence)."""
+        if self.warnings:
+            print(f"engage: warning: {message}", file=sys.stderr, flush=True)
 
     def say(self, message: str) -> None:
         if not self.quiet:

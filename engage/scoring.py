@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from archive_parsers.post import REPLY, REPOST, Post
+from archive_parsers.post import REPLY, REPOST, THREAD, Post
 
 # Reasons a post is left out, in the order they are checked (the first that applies is kept).
-REASONS = ("deleted", "edit_superseded", "repost", "reply", "too_recent", "empty_text")
+REASONS = ("deleted", "edit_superseded", "repost", "reply", "thread", "too_recent", "empty_text")
 
 LIKE_WEIGHT, REPOST_WEIGHT = 1.0, 3.0  # a repost puts the post in front of a new audience
 MIN_AGE = timedelta(days=7)  # younger posts' counts are not final
@@ -30,6 +30,7 @@ class EligibilityRule:
     as_of: datetime
     min_age: timedelta = MIN_AGE
     include_replies: bool = False
+    include_threads: bool = False
 
     def reason(self, post: Post, text: str) -> str | None:
         """Why ``post`` is left out (None if it is eligible); ``text`` is its text after the link policy."""
@@ -39,6 +40,8 @@ class EligibilityRule:
             return "repost"
         if post.kind == REPLY and not self.include_replies:
             return "reply"
+        if post.kind == THREAD and not self.include_threads:
+            return "thread"
         if post.created_at > self.as_of - self.min_age:
             return "too_recent"
         if not text:
