@@ -11,15 +11,63 @@ DEFAULT_PROMPT = "Write a post in the voice of @{handle}:\n"
 DEFAULT_LINK_PLACEHOLDER = "<link>"
 PROMPT_FIELDS = ("handle", "display_name")
 
-_URL = re.compile(r"https?://\S+")
+# A link, without the sentence punctuation right after it ("see https://x.org." keeps its ".").
+_URL = re.compile(r"https?://\S+?(?=[.,;:!?)\]]*(?:\s|$))")
 _SPACES = re.compile(r"[ \t\u00a0]+")
+_GONE = "\x00"  # where a stripped link stood, while the text around it is tidied
+# What points at a link and means nothing once it is gone: arrows, pointing hands, "via", a dash or bar.
+# Arrows and pointing hands may touch the word before them; words and dashes stand apart.
+POINTERS = ("=>", "->", "-->", "→", "⇒", "➡️", "➡", "➜", "👉", "👇", "⬇️", "⬇", "🔗")
+CONNECTORS = (*POINTERS, "-", "–", "—", "|", "via", "Via", "VIA")
+
+
+def _alternatives(items: tuple[str, ...]) -> str:
+    return "(?:" + "|".join(re.escape(c) for c in sorted(items, key=len, reverse=True)) + r")[\U0001F3FB-\U0001F3FF]?"
+
+
+_CONN, _POINTER = _alternatives(CONNECTORS), _alternatives(POINTERS)
+_BEFORE_GONE = re.compile(rf"(?:(?:(?<=\s)|^){_CONN}\s*|{_POINTER}\s*)+{_GONE}|(?<=\w):[ \t]*{_GONE}")
+_BRACKETED = re.compile(rf"[ \t]*[(\[]\s*(?:(?:{_CONN}|see|here|link:?)\s*)*{_GONE}\s*[)\]]", re.IGNORECASE)
+_GONE_BEFORE_PUNCT = re.compile(rf"(?:[ \t]*{_GONE})+[ \t]*(?=[.,;:!?)\]])")
+_GONE_LEADS = re.compile(rf"^(?:[ \t]*{_GONE}[ \t]*[.,;:!?]*)+")
+_ONLY_PUNCT = re.compile(rf"^(?:[\s{_GONE}.,;:!?]|{_CONN})*$")
+
+
+def strip_links(text: str) -> str:
+    """The text with every URL taken out and what pointed at it too, so sentences stay readable.
+
+    "Slides: https://… and more" becomes "Slides and more"; "read it => https://…" becomes
+    "read it"; "(via https://…)" goes entirely; "see https://x.org." keeps its full stop; a line
+    that held only a link (and arrows at it) goes. Text without a link is returned unchanged.
+    """
+    if "http" not in text:
+        return text
+    marked = _URL.sub(_GONE, text)
+    if _GONE not in marked:
+        return text
+    while True:
+        tidied = _BEFORE_GONE.sub(_GONE, _BRACKETED.sub(_GONE, marked))
+        if tidied == marked:
+            break
+        marked = tidied
+    lines = []
+    for line in marked.split("\n"):
+        if _GONE in line:
+            if _ONLY_PUNCT.fullmatch(line):
+                continue  # the line was a link and what pointed at it
+            line = _GONE_BEFORE_PUNCT.sub("", _GONE_LEADS.sub("", line)).replace(_GONE, " ")
+        lines.append(_SPACES.sub(" ", line).strip())
+    out = "\n".join(lines).strip()
+    return re.sub(r"\n{3,}", "\n\n", out) if "\n\n\n" in out else out
 
 
 def apply_links(text: str, policy: str, placeholder: str = DEFAULT_LINK_PLACEHOLDER) -> str:
-    """``strip``: no URL left in the text; ``placeholder``: each URL becomes the placeholder; ``keep``: as is."""
+    """``strip``: no URL left in the text, nor what pointed at it; ``placeholder``: each URL becomes the placeholder; ``keep``: as is."""
     if policy == "keep" or "http" not in text:
         return text
-    text = _URL.sub("" if policy == "strip" else placeholder, text)
+    if policy == "strip":
+        return strip_links(text)
+    text = _URL.sub(placeholder, text)
     lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
     return "\n".join(lines).strip()
 

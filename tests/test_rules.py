@@ -169,3 +169,72 @@ def test_hour_effect_finds_a_sleeping_audience():
     scores = rng.poisson(expected)
     effect = hour_effect(times, scores.astype(float), 30 * 86400)
     assert effect[3] < effect[15] - 1.0, "4 a.m. posts are expected to do worse than 3 p.m. posts"
+
+
+LINK_EXAMPLES = [
+    ("Nuevo post en Tinybird => https://t.co/abc\n\nNext paragraph.", "Nuevo post en Tinybird\n\nNext paragraph."),
+    ("Slides: https://t.co/abc and the code", "Slides and the code"),
+    ("Great talk (via https://t.co/abc) today", "Great talk today"),
+    ("read it here 👉 https://t.co/abc", "read it here"),
+    ("read it here👉https://t.co/abc", "read it here"),
+    ("Read more 👇\nhttps://t.co/abc\nThanks!", "Read more\nThanks!"),
+    ("New post via https://t.co/abc", "New post"),
+    ("It works: https://t.co/abc, really.", "It works, really."),
+    ("See https://example.org/x. Then more", "See. Then more"),
+    ("→ https://t.co/abc", ""),
+    ("a -> b is the rule", "a -> b is the rule"),
+]
+
+
+def test_link_removal_leaves_no_dangling_pointer_on_real_shapes():
+    for text, expected in LINK_EXAMPLES:
+        assert apply_links(text, "strip") == expected, text
+
+
+_WORDS = st.sampled_from(["Rust", "is", "fine", "tests", "matter", "the", "post", "today", "Next", "paragraph"])
+_LINK_URLS = st.sampled_from(["https://t.co/AbC123", "http://example.org/x?y=1&z=2", "https://x.com/a/status/1"])
+_POINTED = st.sampled_from(["", "=>", "->", "👉", "👉🏽", "👇", "→", "via", "-", "|", ":"])
+_segment = st.one_of(
+    st.tuples(st.just("word"), _WORDS),
+    st.tuples(st.just("link"), _POINTED, _LINK_URLS, st.booleans(), st.sampled_from(["", ".", ",", "!"])),
+)
+
+
+def _render(segments, seps) -> tuple[str, list[str]]:
+    """A post with links mid-text, and the words a reader must still find, in order."""
+    out, words = "", []
+    for seg, sep in zip(segments, seps):
+        if seg[0] == "word":
+            out += seg[1]
+            words.append(seg[1])
+        else:
+            _, pointer, url, bracket, punct = seg
+            body = url if not pointer else (f"{pointer} {url}" if pointer != ":" else f"x: {url}")
+            if pointer == ":":
+                words.append("x")
+            out += (f"({body})" if bracket else body) + punct
+        out += sep
+    return out.strip(), words
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_segment, min_size=1, max_size=12), st.data())
+def test_stripped_links_leave_readable_text(segments, data):
+    seps = data.draw(
+        st.lists(st.sampled_from([" ", " ", "\n", "\n\n"]), min_size=len(segments), max_size=len(segments))
+    )
+    text, words = _render(segments, seps)
+    out = apply_links(text, "strip")
+    assert "http" not in out and "t.co" not in out
+    tokens = out.replace("\n", " ").split()
+    assert [t.strip("().,!") for t in tokens if t.strip("().,!")] == words, "every word stays, in order, nothing else"
+    assert "()" not in out and "( )" not in out
+    for line in out.split("\n"):
+        assert line == line.strip() and "  " not in line
+        assert not line.startswith((".", ",", "!")), "no punctuation left stranded where a link led a line"
+    assert apply_links(out, "strip") == out
+
+
+@given(st.text(max_size=60).filter(lambda t: "http" not in t))
+def test_text_without_links_is_left_alone(text):
+    assert apply_links(text, "strip") == text
