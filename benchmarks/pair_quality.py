@@ -1,11 +1,16 @@
-"""How often the DPO pairs' chosen post is the better-worded one, on a sample archive.
+"""How often the DPO pairs' chosen post is the better-worded one, on sample archives.
 
 The sample archive's engagement follows hidden word quality *and* audience growth, hour of
-day, weekday, pictures and links. The generator returns the hidden quality of every post, so
-this prints, for several settings, the share of pairs whose chosen post has the higher word
-quality (ties, where both posts have the same quality, are left out of the share).
+day, weekday, pictures, links and the place in a thread. The generator returns the hidden
+quality of every post, so this prints, for several settings, the pairs per archive and the share
+of pairs whose chosen post has the higher word quality (ties, where both posts have the same
+quality, are left out), with a 95% Wilson interval over the pooled pairs and the range over seeds.
+The interval treats pairs as independent; a post can be in several pairs, so it is a little narrow.
 
-    python benchmarks/pair_quality.py [--posts 20000] [--seeds 0 1 2]
+    python benchmarks/pair_quality.py [--posts 20000] [--seeds 0 1 2] [--followers N]
+
+``--posts 300`` makes a small, low-engagement account (most posts 0-5 likes), as the sample
+archive scales its audience with the number of posts; ``--followers`` sets it directly.
 """
 
 from __future__ import annotations
@@ -14,59 +19,75 @@ import argparse
 import json
 import sys
 import tempfile
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 from engage.build import BuildSettings, build_dataset
+from engage.evidence import OFF
 from engage.pairing import PairRule
 from engage.sample_archive import write_sample_archive
+from engage.stats import wilson
 
+D = PairRule()
+NO_EVIDENCE = replace(D, evidence=OFF)
 SETTINGS = {
-    "bare rule: 3h, raw scores, no matching": PairRule(timedelta(hours=3), 2.0, 5, (), "none"),
-    "3h + match media,link,quote": PairRule(timedelta(hours=3), 2.0, 5, ("media", "link", "quote"), "none"),
-    "3h + adjust hour": PairRule(timedelta(hours=3), 2.0, 5, (), "hour"),
-    "default: 3h + match + adjust hour": PairRule(),
-    "1h + match + adjust hour": PairRule(timedelta(hours=1), 2.0, 5, ("media", "link", "quote"), "hour"),
-    "6h + match + adjust hour": PairRule(timedelta(hours=6), 2.0, 5, ("media", "link", "quote"), "hour"),
-    "24h + match + adjust hour": PairRule(timedelta(hours=24), 2.0, 5, ("media", "link", "quote"), "hour"),
-    "7d, raw, no matching": PairRule(timedelta(days=7), 2.0, 5, (), "none"),
+    "default rules, evidence off (before)": BuildSettings(pairs=NO_EVIDENCE),
+    "default rules, evidence 0.2": BuildSettings(pairs=replace(D, evidence=0.2)),
+    "default rules, evidence 0.05 (default)": BuildSettings(),
+    "default rules, evidence 0.01": BuildSettings(pairs=replace(D, evidence=0.01)),
+    "adjust none, evidence off": BuildSettings(pairs=replace(NO_EVIDENCE, adjust="none")),
+    "adjust none, evidence 0.05": BuildSettings(pairs=replace(D, adjust="none")),
+    "match none, evidence off": BuildSettings(pairs=replace(NO_EVIDENCE, match=())),
+    "match none, evidence 0.05": BuildSettings(pairs=replace(D, match=())),
+    "6h window, evidence 0.05": BuildSettings(pairs=replace(D, window=timedelta(hours=6))),
+    "threads kept, evidence off": BuildSettings(include_threads=True, pairs=NO_EVIDENCE),
+    "threads kept, evidence 0.05": BuildSettings(include_threads=True),
 }
 
 
-def accuracy(out: Path, quality: dict[str, float]) -> tuple[int, float]:
-    right = wrong = 0
+def accuracy(out: Path, quality: dict[str, float]) -> tuple[int, int, int]:
+    """(pairs, right, decided): decided leaves out pairs whose posts have the same hidden quality."""
+    right = wrong = pairs = 0
     for split in ("train", "test"):
         for line in (out / "dpo" / f"{split}.jsonl").read_text().splitlines():
             row = json.loads(line)
+            pairs += 1
             qc, qr = quality[row["chosen_id"]], quality[row["rejected_id"]]
             if abs(qc - qr) < 1e-9:
                 continue
             right += qc > qr
             wrong += qc < qr
-    n = right + wrong
-    return n, (right / n if n else float("nan"))
+    return pairs, right, right + wrong
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--posts", type=int, default=20000)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--followers", type=float, default=None, help="audience at the archive's end (default: scaled)")
+    ap.add_argument("--only", nargs="*", default=None, help="run only settings whose name contains one of these")
     args = ap.parse_args()
-    results: dict[str, list[tuple[int, float]]] = {name: [] for name in SETTINGS}
+    chosen = {k: v for k, v in SETTINGS.items() if not args.only or any(o in k for o in args.only)}
+    results: dict[str, list[tuple[int, int, int]]] = {name: [] for name in chosen}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
             archive = Path(tmp, f"a{seed}.zip")
-            truth = write_sample_archive(archive, posts=args.posts, seed=seed)
-            for name, rule in SETTINGS.items():
+            truth = write_sample_archive(archive, posts=args.posts, seed=seed, followers=args.followers)
+            for name, settings in chosen.items():
                 out = Path(tmp, f"out-{seed}")
-                build_dataset(archive, out, BuildSettings(pairs=rule), force=True)
+                build_dataset(archive, out, settings, force=True)
                 results[name].append(accuracy(out, truth.quality))
     print(f"pairs whose chosen post has the better hidden word quality ({args.posts} posts, seeds {args.seeds})")
-    print(f"{'setting':40s} {'pairs/seed':>10s} {'accuracy':>9s}")
+    print(f"{'setting':40s} {'pairs/archive':>13s} {'accuracy':>9s} {'95% interval':>15s} {'seed range':>13s}")
     for name, rows in results.items():
-        n = sum(r[0] for r in rows)
-        acc = sum(r[0] * r[1] for r in rows) / n if n else float("nan")
-        print(f"{name:40s} {n / len(rows):10.0f} {acc:9.3f}")
+        pairs = sum(r[0] for r in rows)
+        right, decided = sum(r[1] for r in rows), sum(r[2] for r in rows)
+        acc = right / decided if decided else float("nan")
+        lo, hi = wilson(right, decided)
+        per_seed = [r[1] / r[2] for r in rows if r[2]]
+        spread = f"{min(per_seed):.3f}-{max(per_seed):.3f}" if per_seed else "-"
+        print(f"{name:40s} {pairs / len(rows):13.1f} {acc:9.3f} {f'{lo:.3f}-{hi:.3f}':>15s} {spread:>13s}")
     return 0
 
 

@@ -33,6 +33,7 @@ from engage.progress import Progress
 from engage.rules import ScoredPosts, Selection, apply_rules, engagement_events
 from engage.scoring import LIKE_WEIGHT, MIN_AGE, REASONS, REPOST_WEIGHT, EligibilityRule, engagement_scores
 from engage.selection import RANKS
+from engage.stats import sign_test
 from engage.what_if import advice_line, small_sets, what_if_table
 
 
@@ -262,6 +263,24 @@ def _years(times: np.ndarray) -> dict:
     return {str(int(years.min()) + k): int(c) for k, c in enumerate(counts.tolist()) if c}
 
 
+def _time_lean(elig_times: np.ndarray, sft_times: np.ndarray) -> dict:
+    """How many SFT rows come from the newer half of the eligible posts, and whether that is more than chance.
+
+    With no lean, an SFT row is as likely to be from either half; a two-sided sign test says
+    whether the count is further from half than chance explains (p < 0.05 and a share of at
+    least 60%, so a big set's small tilt is not called a lean).
+    """
+    if elig_times.size == 0 or sft_times.size == 0:
+        return {}
+    middle = float(np.median(elig_times))
+    newer = int(np.count_nonzero(sft_times > middle))
+    n = int(sft_times.size)
+    p = sign_test(newer, n - newer)
+    share = newer / n
+    lean = ("recent" if share >= 0.6 else "older" if share <= 0.4 else None) if p < 0.05 else None
+    return {"middle": _iso(middle), "newer_half": newer, "rows": n, "p": round(p, 6), "lean": lean}
+
+
 def _distributions(scores, times, elig, in_sft, pairs: dict[str, Pairs], likes, reposts) -> dict:
     chosen = np.concatenate([p.chosen for p in pairs.values()])
     rejected = np.concatenate([p.rejected for p in pairs.values()])
@@ -277,6 +296,7 @@ def _distributions(scores, times, elig, in_sft, pairs: dict[str, Pairs], likes, 
         "score_sft": _quantiles(scores[sft_idx]),
         "years_eligible": _years(times[elig]),
         "years_sft": _years(times[sft_idx]),
+        "sft_time_lean": _time_lean(times[elig], times[sft_idx]),
         "pair_seconds_apart": _quantiles(np.concatenate([p.seconds_apart for p in pairs.values()])),
         "pair_score_ratio": _quantiles((scores[chosen] + 1) / (scores[rejected] + 1)),
         "pair_adjusted_ratio": _quantiles(np.concatenate([p.ratio for p in pairs.values()])),

@@ -8,7 +8,8 @@ _REASON_TEXT = {
     "deleted": "deleted by the owner (listed in deleted-tweets.js; text not kept)",
     "edit_superseded": "an earlier version of an edited post (the final version is kept)",
     "repost": "a repost (`RT @…`): someone else's words",
-    "reply": "a reply (pass --include-replies to keep replies)",
+    "reply": "a reply to someone else (pass --include-replies to keep replies)",
+    "thread": "a thread continuation: a reply to the owner's own post (pass --include-threads to keep them)",
     "too_recent": "too recent: its likes and reposts were still coming in when the archive was made (--min-age)",
     "empty_text": "no text left after the link policy (e.g. only a link or a picture)",
 }
@@ -24,8 +25,59 @@ def _quant_row(name: str, q: dict) -> tuple:
     return (name, *(q.get(k, "–") for k in ("min", "p25", "median", "p75", "p90", "max", "mean")))
 
 
+def _years_text(s: dict, d: dict) -> str:
+    """What the SFT set's spread over time shows, from the data: a lean is named only when there is one."""
+    rank = f"SFT ranks posts by **{s['rank']}** score" + (
+        f" (score against the owner's median within {s['baseline_window']} either side)"
+        if s["rank"] == "relative"
+        else ""
+    )
+    lean = d.get("sft_time_lean") or {}
+    if not lean:
+        return rank + "."
+    half = (
+        f"{lean['newer_half']} of {lean['rows']} SFT rows come from the newer half of the eligible posts "
+        f"(made after {lean['middle']})"
+    )
+    if lean["lean"] == "recent":
+        tail = (
+            "; the set leans to recent posts more than chance explains (two-sided sign test p = "
+            f"{lean['p']:.3g}), as when the audience grew"
+            + (": try --rank relative." if s["rank"] == "absolute" else ".")
+        )
+    elif lean["lean"] == "older":
+        tail = (
+            f"; the set leans to older posts more than chance explains (two-sided sign test p = {lean['p']:.3g}), "
+            "as when the audience shrank" + (": try --rank relative." if s["rank"] == "absolute" else ".")
+        )
+    else:
+        tail = f"; no lean to either half beyond what chance explains (two-sided sign test p = {lean['p']:.3g})."
+    return f"{rank}. {half}{tail}"
+
+
+def _advice(c: dict, advice: dict) -> list[str]:
+    if not advice.get("small"):
+        return []
+    rows = [
+        (f"`{r['setting']}`" if r["setting"].startswith("--") else r["setting"], r["sft_train"], r["sft_test"],
+         r["dpo_train"], r["dpo_test"])
+        for r in advice["what_if"]
+    ]  # fmt: skip
+    return [
+        "## Small sets",
+        "",
+        f"**Warning: {' and '.join(advice['small'])}.** Each row below runs the same rules on the same posts with "
+        "one setting loosened (counts, not estimates), so you can choose knowingly; looser settings trade "
+        "how clean the lesson is for how many examples there are.",
+        "",
+        _table(rows, ("setting", "SFT train", "SFT test", "DPO train", "DPO test")),
+        "",
+    ]
+
+
 def write_card(path: Path, stats: dict) -> None:
     c, s, d = stats["counts"], stats["settings"], stats["distributions"]
+    advice = stats.get("advice") or {}
     handle = stats["input"]["handle"] or "(unknown)"
     left = c["left_out"]
     years = sorted(set(d["years_eligible"]) | set(d["years_sft"]))
@@ -53,8 +105,14 @@ def write_card(path: Path, stats: dict) -> None:
             ("", "count"),
         ),
         "",
-        "Posts by kind: " + ", ".join(f"{k} {v}" for k, v in c["by_kind"].items()) + ".",
+        "Posts by kind: "
+        + ", ".join(f"{k} {v}" for k, v in c["by_kind"].items())
+        + ". Eligible by kind: "
+        + (", ".join(f"{k} {v}" for k, v in c["eligible_by_kind"].items()) or "none")
+        + ". A `thread` post is a reply to the owner's own post (a thread continuation); a `reply` answers someone "
+        "else.",
         "",
+        *_advice(c, advice),
         "## Why posts were left out",
         "",
         _table([(k, v, _REASON_TEXT.get(k, "")) for k, v in left.items()], ("reason", "posts", "meaning"))
@@ -78,13 +136,8 @@ def write_card(path: Path, stats: dict) -> None:
         "",
         "## Years",
         "",
-        f"SFT ranks posts by **{s['rank']}** score"
-        + (
-            f" (score against the owner's median within {s['baseline_window']} either side, so audience growth does not "
-            "make the set all-recent)."
-            if s["rank"] == "relative"
-            else "; if the audience grew a lot, the set leans to recent years (try --rank relative)."
-        ),
+        f"The SFT set is the top {s['top_fraction']:g} of the eligible posts within each side of the time split "
+        "(train and test separately), so the test set holds about its share of the SFT rows. " + _years_text(s, d),
         "",
         _table(
             [(y, d["years_eligible"].get(y, 0), d["years_sft"].get(y, 0)) for y in years], ("year", "eligible", "SFT")
@@ -96,7 +149,40 @@ def write_card(path: Path, stats: dict) -> None:
         f"only when (chosen + 1) / (rejected + 1) ≥ {s['min_ratio']:g}"
         + (" after taking out the owner's hour-of-day effect" if s["pair_adjust"] == "hour" else "")
         + (f", alike in {', '.join(s['pair_match'])}" if s["pair_match"] else "")
-        + f"; each post in at most {s['max_pairs_per_post']} pairs, nearest in time first.",
+        + (
+            f", and only when the lead is unlikely to be noise: an exact one-sided binomial test on the two posts' "
+            f"engagements (likes and reposts, each one event) gives p ≤ {s['evidence']:g}"
+            + (
+                ", with each post's chance of an engagement set by its hour's audience"
+                if s["pair_adjust"] == "hour"
+                else ""
+            )
+            if s["evidence"] < 1
+            else " (no evidence test: --evidence off)"
+        )
+        + f"; each post in at most {s['max_pairs_per_post']} pairs, nearest in time first. Thread continuations "
+        "pair only with each other.",
+        "",
+        (
+            f"The evidence test dropped {sum(c['dpo_dropped_as_noise'].values())} candidate pairs that passed the "
+            "ratio (before each post's pair limit was applied)."
+            if s["evidence"] < 1
+            else ""
+        ),
+        "",
+        "Absolute counts of the pairs kept:",
+        "",
+        _table(
+            [
+                _quant_row("chosen likes", d["pair_chosen_likes"]),
+                _quant_row("rejected likes", d["pair_rejected_likes"]),
+                _quant_row("chosen reposts", d["pair_chosen_reposts"]),
+                _quant_row("rejected reposts", d["pair_rejected_reposts"]),
+                _quant_row("chosen score", d["pair_chosen_score"]),
+                _quant_row("rejected score", d["pair_rejected_score"]),
+            ],
+            quant_header,
+        ),
         "",
         _table(
             [_quant_row("seconds apart", d["pair_seconds_apart"]), _quant_row("score ratio", d["pair_score_ratio"])]

@@ -207,8 +207,8 @@ def _add_sample(sub) -> None:
         "sample-archive",
         help="write a synthetic X archive for demos and tests",
         description="Write a synthetic X archive with the real format's quirks (parts, long posts, edits, "
-        "reposts, replies, quotes, media, HTML escapes). Engagement follows the words, audience growth "
-        "and time of day. The same seed gives the same archive.",
+        "reposts, replies, threads, quotes, media, links mid-sentence, HTML escapes). Engagement follows the "
+        "words, audience growth and time of day. The same seed gives the same archive.",
     )
     p.add_argument("out", type=Path, help="the .zip to write")
     p.add_argument("--posts", type=_count, default=2000, help="how many posts (default 2000)")
@@ -216,6 +216,9 @@ def _add_sample(sub) -> None:
     p.add_argument(
         "--era", choices=("2019", "2021", "2024"), default="2024", help="archive layout by year (default 2024)"
     )
+    p.add_argument("--followers", type=_count, default=None,
+                   help="audience at the archive's end (default about 9,000 for 2,000 posts or more, in proportion "
+                        "below: --posts 300 is a small account whose posts mostly get 0-5 likes)")  # fmt: skip
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     p.set_defaults(run=_run_sample)
 
@@ -233,7 +236,7 @@ def _run_sample(args) -> int:
         raise UserError(f"{args.out} is a folder; name the .zip file to write")
     tmp = args.out.with_name(f".{args.out.name}.partial")
     try:
-        write_sample_archive(tmp, posts=args.posts, seed=args.seed, era=args.era)
+        write_sample_archive(tmp, posts=args.posts, seed=args.seed, era=args.era, followers=args.followers)
         os.replace(tmp, args.out)
     except OSError as exc:
         raise UserError(f"cannot write {args.out}: {exc.strerror or exc}") from None

@@ -8,6 +8,13 @@ can check how well the DPO pairs pick the better-worded post.
 Eras: ``2019`` (bare items in ``tweet.js`` at the zip root, no manifest), ``2021``
 (``{"tweet": …}`` items in ``data/tweet.js``), ``2024`` (``data/tweets.js`` plus
 ``tweets-partN.js`` parts, long posts in ``note-tweet.js``, edits, community posts).
+
+Every era also holds thread continuations (the owner replying to their own post: a later part
+meets a fraction of the first part's audience) and links placed mid-sentence behind arrows,
+"via" or a colon. ``followers`` sets the audience at the archive's end (about 9,000 by
+default for 2,000 posts or more, scaled down with fewer posts), so ``posts=300`` is a small
+account whose posts mostly get 0 to 5 likes. Threads, link shapes and audience size draw on
+their own random stream, so the other posts of a seed are the same with or without them.
 """
 
 from __future__ import annotations
@@ -29,6 +36,13 @@ _GENERATED = {"2019": datetime(2019, 6, 3, 9, 12, 5, tzinfo=timezone.utc),
               "2021": datetime(2021, 9, 20, 17, 40, 11, tzinfo=timezone.utc),
               "2024": datetime(2024, 11, 16, 11, 33, 22, 222000, tzinfo=timezone.utc)}  # fmt: skip
 SPAN_DAYS = 4 * 365
+OWNER_ID = "1234567"
+END_FOLLOWERS = 300 * math.exp(0.85 * SPAN_DAYS / 365)  # the audience at the archive's end, by default
+FULL_SIZE_POSTS = 2000  # below this many posts the default audience shrinks in proportion
+THREAD_CHANCE = 0.3  # an original post within THREAD_GAP of the owner's previous post continues its thread
+THREAD_GAP = timedelta(minutes=45)
+THREAD_REACH = 0.4  # each later part of a thread reaches this share of the audience of the part before
+POINTERS = ["=> ", "-> ", "via ", "more: ", "(", "👉 "]
 
 # Phrases and their hidden effect on engagement (log scale).
 OPENERS = [
@@ -105,8 +119,13 @@ def _x_time(dt: datetime) -> str:
 
 
 class _Gen:
-    def __init__(self, n: int, seed: int, era: str, handle: str) -> None:
+    def __init__(self, n: int, seed: int, era: str, handle: str, followers: float | None = None) -> None:
         self.rng = np.random.default_rng(seed)
+        self.extra = np.random.default_rng([seed, 12])  # threads and link shapes: the main stream stays as it was
+        if followers is None:
+            followers = END_FOLLOWERS * min(1.0, n / FULL_SIZE_POSTS)
+        self.audience_scale = followers / END_FOLLOWERS
+        self.last_own: tuple[datetime, str, int] | None = None  # the owner's latest standalone or thread post
         self.n, self.era, self.handle = n, era, handle
         self.generated = _GENERATED[era]
         self.seq = 0
@@ -154,13 +173,15 @@ class _Gen:
         out = sorted(out[: self.n])
         return out
 
-    def engagement(self, dt: datetime, quality: float, media: bool, link: bool, quote: bool) -> tuple[int, int]:
+    def engagement(
+        self, dt: datetime, quality: float, media: bool, link: bool, quote: bool, reach: float = 1.0
+    ) -> tuple[int, int]:
         years = (dt - (self.generated - timedelta(days=SPAN_DAYS))).days / 365
-        followers = 300 * math.exp(0.85 * years)  # ~30x growth over four years
+        followers = 300 * math.exp(0.85 * years) * self.audience_scale  # ~30x growth over four years
         hour = dt.hour + dt.minute / 60
         audience = 0.25 + 0.75 * math.exp(-(((hour - 16) / 4.5) ** 2) / 2) * 1.3  # asleep at 4 a.m. UTC
         weekday = 0.85 if dt.weekday() >= 5 else 1.0
-        factor = (1.6 if media else 1.0) * (0.7 if link else 1.0) * (0.9 if quote else 1.0)
+        factor = (1.6 if media else 1.0) * (0.7 if link else 1.0) * (0.9 if quote else 1.0) * reach
         age_days = (self.generated - dt).total_seconds() / 86400
         settled = 1 - math.exp(-age_days / 1.5)  # counts still coming in for recent posts
         mu = 0.01 * followers * audience * weekday * factor * math.exp(1.2 * quality) * settled
@@ -237,10 +258,38 @@ class _Gen:
             elif r < 0.30 and self.era != "2019":  # deleted-tweets.js came later
                 self.post(dt, deleted=True)
             else:
-                self.post(dt)
+                self.post(dt, thread=self.thread_parent(dt))
+
+    def thread_parent(self, dt: datetime) -> tuple[str, int] | None:
+        """The owner's post this one continues (its id, and this post's place in the thread), or None."""
+        last = self.last_own
+        if last is None or dt - last[0] > THREAD_GAP or self.extra.random() >= THREAD_CHANCE:
+            return None
+        return last[1], last[2] + 1
+
+    def thread_fields(self, parent: str) -> dict:
+        """A reply to the owner: user id always, screen name in any case or missing, as archives have it."""
+        extra = {"in_reply_to_status_id_str": parent, "in_reply_to_status_id": parent,
+                 "in_reply_to_user_id_str": OWNER_ID, "in_reply_to_user_id": OWNER_ID}  # fmt: skip
+        r = self.extra.random()
+        if r < 0.7:
+            extra["in_reply_to_screen_name"] = self.handle if r < 0.5 else self.handle.upper()
+        return extra
+
+    def link_pieces(self, visible: str, emoji: bool) -> tuple[str, str]:
+        """Where a link goes: after the first sentence (as before), or mid-sentence behind a pointer."""
+        cut = visible.find(". ")
+        if self.extra.random() < 0.5:
+            spaces = [i for i, ch in enumerate(visible) if ch == " "]
+            if spaces:
+                at = spaces[int(self.extra.integers(len(spaces)))]
+                pointer = POINTERS[int(self.extra.integers(len(POINTERS)))]
+                return visible[:at] + " " + pointer, visible[at:]
+        head, tail = (visible[: cut + 2], visible[cut + 2 :]) if cut > 0 else (visible + " ", "")
+        return head + ("👉 " if emoji else ""), tail
 
     def post(self, dt, reply=False, long=False, community=False, deleted=False, text=None, quality=None,
-             pid=None, counts=None, extra=None) -> dict:  # fmt: skip
+             pid=None, counts=None, extra=None, thread: tuple[str, int] | None = None) -> dict:  # fmt: skip
         if text is None:
             text, quality = self.words()
             if long:
@@ -259,17 +308,19 @@ class _Gen:
             if self.rng.random() < 0.3:
                 mention += f"@{self.pick(FRIENDS)} "
             pieces.append(mention)
+        elif thread is not None and self.extra.random() < 0.5:  # older clients put the owner's own @handle first
+            mention = f"@{self.handle} "
+            pieces.append(mention)
         visible = text
         if long:  # tweets.js holds a cut text ending in "…"
             visible = text[: 270 - len(mention)].rstrip() + "…"
         if link:
-            cut = visible.find(". ")
-            head, tail = (visible[: cut + 2], visible[cut + 2 :]) if cut > 0 else (visible + " ", "")
-            if self.rng.random() < 0.5:
-                head += "👉 "  # an emoji before the link: indices count code points
+            head, tail = self.link_pieces(visible, self.rng.random() < 0.5)  # an emoji: indices count code points
             pieces += [head, ("url", self.tco(), f"https://example.org/post/{int(self.rng.integers(1, 999))}?a=1&b=2")]
             if tail:
-                pieces += [" " + tail]
+                pieces += [(")" if head.endswith("(") else "") + " " + tail.lstrip()]
+            elif head.endswith("("):
+                pieces += [")"]
         else:
             pieces.append(visible)
         if quote:
@@ -286,8 +337,11 @@ class _Gen:
             pieces += [" ", ("media", self.tco(), f"https://twitter.com/{self.handle}/status/{pid}/photo/1")]
             self.media_files.append(f"{pid}-{key}.jpg")
         full, urls, media_ents = self.escaped_with_links(pieces)
-        likes, reposts = counts if counts is not None else self.engagement(dt, quality, media, link, quote)
+        reach = THREAD_REACH ** thread[1] if thread is not None else 1.0
+        likes, reposts = counts if counts is not None else self.engagement(dt, quality, media, link, quote, reach)
         extra = dict(extra or {})
+        if thread is not None:
+            extra.update(self.thread_fields(thread[0]))
         if reply:
             parent = str(_snowflake(dt - timedelta(minutes=30), 11))
             if self.rng.random() < 0.15:  # an old mention-style reply: only the user id
@@ -304,6 +358,10 @@ class _Gen:
             extra["community_id_str"] = "1500000000000000001"
         item = self.item(pid, dt, full, urls, media_ents, likes, reposts, **extra)
         kind = "reply" if reply else "community" if community else "quote" if quote else "original"
+        if thread is not None:
+            kind = "thread"
+        if kind in ("original", "quote", "thread") and not deleted and not long:
+            self.last_own = (dt, pid, thread[1] if thread is not None else 0)
         if deleted:
             item["deleted_at"] = _x_time(dt + timedelta(days=1))
             self.deleted.append(item)
@@ -364,12 +422,16 @@ def _js(global_name: str, items, ensure_ascii: bool) -> bytes:
 
 def write_sample_archive(
     out: Path, posts: int = 2000, seed: int = 0, era: str = "2024", folder: bool = False,
-    posts_per_part: int | None = None, handle: str = "sample_owner",
+    posts_per_part: int | None = None, handle: str = "sample_owner", followers: float | None = None,
 ) -> SampleTruth:  # fmt: skip
-    """Write a synthetic archive to ``out`` (a .zip, or a folder with ``folder=True``)."""
+    """Write a synthetic archive to ``out`` (a .zip, or a folder with ``folder=True``).
+
+    ``followers``: the audience at the archive's end (default: END_FOLLOWERS, scaled down below
+    FULL_SIZE_POSTS posts, so small archives are small, low-engagement accounts).
+    """
     if era not in ERAS:
         raise ValueError(f"era must be one of {ERAS}")
-    gen = _Gen(posts, seed, era, handle)
+    gen = _Gen(posts, seed, era, handle, followers)
     gen.build()
     order = gen.rng.permutation(len(gen.tweets))  # file order is not chronological
     tweets = [gen.tweets[i] for i in order]
@@ -393,9 +455,9 @@ def write_sample_archive(
     if modern:
         files[f"{data}note-tweet.js"] = _js("YTD.note_tweet.part0", gen.notes, False)
     files[f"{data}tweet-headers.js"] = _js("YTD.tweet_headers.part0", [
-        {"tweet": {"tweet_id": t["id_str"], "user_id": "1234567", "created_at": t["created_at"]}} for t in tweets], False)  # fmt: skip
+        {"tweet": {"tweet_id": t["id_str"], "user_id": OWNER_ID, "created_at": t["created_at"]}} for t in tweets], False)  # fmt: skip
     files[f"{data}account.js"] = _js("YTD.account.part0", [{"account": {
-        "email": "owner@example.com", "createdVia": "web", "username": handle, "accountId": "1234567",
+        "email": "owner@example.com", "createdVia": "web", "username": handle, "accountId": OWNER_ID,
         "createdAt": "2012-03-04T05:06:07.000Z", "accountDisplayName": "Sample Owner"}}], False)  # fmt: skip
     files[f"{data}direct-messages.js"] = _js("YTD.direct_messages.part0", [{"dmConversation": {
         "conversationId": "1-2", "messages": [{"messageCreate": {"text": "PRIVATE: never read this"}}]}}], False)  # fmt: skip
@@ -436,7 +498,7 @@ def write_sample_archive(
         }
         types["account"] = {"files": [{"fileName": "data/account.js", "globalName": "YTD.account.part0", "count": "1"}]}
         manifest = {
-            "userInfo": {"accountId": "1234567", "userName": handle, "displayName": "Sample Owner"},
+            "userInfo": {"accountId": OWNER_ID, "userName": handle, "displayName": "Sample Owner"},
             "archiveInfo": {"sizeBytes": str(sum(len(b) for b in files.values())), "generationDate": _x_iso(gen.generated),
                             "isPartialArchive": False, "maxPartSizeBytes": "53687091200"},
             "readmeInfo": {"fileName": "data/README.txt", "directory": "data/", "name": "README.txt"},

@@ -56,9 +56,11 @@ def load_splits(dataset_dir: str | None, kind: str):
         raise UserError(
             f"{files['train']} has no rows: nothing to train on "
             + (
-                "(loosen --window or --min-ratio, or add posts)"
+                "(build again with looser pairing: --match none, a longer --window, --include-threads, "
+                "--include-replies or a lower --min-ratio; the dataset card's what-if table counts each)"
                 if kind == "dpo"
-                else "(raise --top-fraction or add posts)"
+                else "(build again with --include-threads, --include-replies or a higher --top-fraction; the dataset "
+                "card's what-if table counts each)"
             )
         )
     present = {split: str(path) for split, path in files.items() if path.stat().st_size > 0}

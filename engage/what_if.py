@@ -79,7 +79,9 @@ def advice_line(rows: list[dict]) -> str:
     """The looser settings that would give the most SFT rows and DPO pairs, for the stderr warning."""
     if len(rows) < 2:
         return ""
-    loose = rows[1:]
+    loose = [r for r in rows[1:] if not r["setting"].startswith("--evidence")]  # never advise keeping noise
+    if not loose:
+        return ""
     best_dpo = max(loose, key=lambda r: r["dpo_train"])
     best_sft = max(loose, key=lambda r: r["sft_train"])
     parts = [f"{best_dpo['setting'].split(' (')[0]} gives {best_dpo['dpo_train']} training pairs"]
