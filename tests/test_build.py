@@ -237,3 +237,128 @@ def test_dpo_rows_are_the_same_whatever_the_batch_size(sample_2024, tmp_path, mo
         for row in rows(tmp_path / "big" / "dpo" / f"{split}.jsonl"):
             assert isinstance(row["score_ratio"], float) and isinstance(row["seconds_apart"], int)
             assert row["score_ratio"] == round((row["chosen_score"] + 1) / (row["rejected_score"] + 1), 6)
+
+
+@pytest.fixture(scope="module")
+def small_account(tmp_path_factory):
+    """A 300-post account whose posts mostly get 0-5 likes."""
+    from engage.sample_archive import write_sample_archive
+
+    path = tmp_path_factory.mktemp("small") / "small.zip"
+    truth = write_sample_archive(path, posts=300, seed=1)
+    return path, truth
+
+
+def test_small_account_is_low_engagement_with_threads_and_mid_text_links(small_account):
+    from archive_parsers import read_posts
+
+    posts = read_posts(small_account[0]).posts
+    own = [p for p in posts if p.kind in ("original", "quote", "thread") and not p.dropped]
+    assert sum(p.likes <= 5 for p in own) / len(own) > 0.6
+    assert sum(p.kind == "thread" for p in posts) >= 10
+    assert any(p.has_link and not p.text.rstrip().endswith(tuple("0123456789")) for p in posts)
+
+
+def test_pairs_from_a_small_account_carry_evidence(small_account, tmp_path):
+    from engage.evidence import binomial_upper_tail
+
+    out = tmp_path / "out"
+    stats = build_dataset(small_account[0], out, BuildSettings(pairs=PairRule(adjust="none")))
+    table = {r["id"]: r for r in pq.read_table(out / "posts.parquet").to_pylist()}
+    n = 0
+    for split in ("train", "test"):
+        for r in rows(out / "dpo" / f"{split}.jsonl"):
+            c, j = table[r["chosen_id"]], table[r["rejected_id"]]
+            kc, kr = c["likes"] + c["reposts"], j["likes"] + j["reposts"]
+            assert binomial_upper_tail(kc, kc + kr, 0.5) <= 0.05, (kc, kr)
+            n += 1
+    assert n > 0 and sum(stats["counts"]["dpo_dropped_as_noise"].values()) > 0
+    card = (out / "README.md").read_text()
+    assert f"dropped {sum(stats['counts']['dpo_dropped_as_noise'].values())} candidate pairs" in card
+    assert "chosen likes" in card and "rejected reposts" in card
+
+
+def test_small_sets_warn_with_a_what_if_table_that_real_builds_confirm(small_account, tmp_path):
+    from conftest import run_engage
+
+    out = tmp_path / "out"
+    done = run_engage("build-dataset", small_account[0], "--out", out, "--quiet")
+    assert done.returncode == 0
+    warning = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert len(warning) == 1 and "SFT training rows" in warning[0] and "README.md" in warning[0]
+    stats = json.loads((out / "stats.json").read_text())
+    table = {r["setting"]: r for r in stats["advice"]["what_if"]}
+    assert {"these settings", "--match none", "--window 6h", "--include-threads", "--include-replies",
+            "--min-ratio 1.5"} <= set(table)  # fmt: skip
+    assert "## Small sets" in (out / "README.md").read_text()
+    looser = {
+        "--match none": BuildSettings(pairs=PairRule(match=())),
+        "--window 6h": BuildSettings(pairs=PairRule(window=timedelta(hours=6))),
+        "--include-threads": BuildSettings(include_threads=True),
+    }
+    for label, settings in looser.items():
+        real = build_dataset(small_account[0], tmp_path / label, settings)["counts"]
+        row = table[label]
+        assert (row["sft_train"], row["sft_test"], row["dpo_train"], row["dpo_test"]) == (
+            real["sft"]["train"], real["sft"]["test"], real["dpo"]["train"], real["dpo"]["test"],
+        ), label  # fmt: skip
+
+
+def test_big_sets_give_no_small_set_warning(tmp_path):
+    from engage.sample_archive import write_sample_archive
+    from engage.what_if import SMALL_DPO_TRAIN, SMALL_SFT_TRAIN
+
+    archive = tmp_path / "big.zip"
+    write_sample_archive(archive, posts=2500, seed=2)
+    out = tmp_path / "out"
+    stats = build_dataset(archive, out, BuildSettings())
+    assert stats["counts"]["sft"]["train"] >= SMALL_SFT_TRAIN and stats["counts"]["dpo"]["train"] >= SMALL_DPO_TRAIN
+    assert stats["advice"] == {"small": [], "what_if": []}
+    assert "## Small sets" not in (out / "README.md").read_text()
+
+
+def test_threads_are_counted_apart_and_kept_only_on_request(small_account, tmp_path):
+    default = build_dataset(small_account[0], tmp_path / "a", BuildSettings())["counts"]
+    threads = default["by_kind"]["thread"]
+    assert threads > 0 and default["left_out"]["thread"] == threads and "thread" not in default["eligible_by_kind"]
+    out = tmp_path / "b"
+    kept = build_dataset(small_account[0], out, BuildSettings(include_threads=True, pairs=PairRule(match=())))
+    assert kept["counts"]["eligible_by_kind"]["thread"] > 0 and "thread" not in kept["counts"]["left_out"]
+    kinds = {r["id"]: r["kind"] for r in pq.read_table(out / "posts.parquet").to_pylist()}
+    for split in ("train", "test"):
+        for r in rows(out / "dpo" / f"{split}.jsonl"):
+            assert (kinds[r["chosen_id"]] == "thread") == (kinds[r["rejected_id"]] == "thread")
+    assert "thread " in (out / "README.md").read_text()
+
+
+def test_stripped_links_leave_no_dangling_pointer_in_training_text(small_account, tmp_path):
+    out = tmp_path / "out"
+    build_dataset(small_account[0], out, BuildSettings(include_threads=True, include_replies=True, top_fraction=1.0))
+    texts = [r["completion"] for split in ("train", "test") for r in rows(out / "sft" / f"{split}.jsonl")]
+    assert len(texts) > 200
+    for text in texts:
+        for line in text.split("\n"):
+            assert not line.rstrip().endswith(("=>", "->", "👉", " via", ":", "(")), line
+            assert "()" not in line and " ." not in line
+
+
+def _card_for_years(tmp_path, old_is_better: bool) -> str:
+    path = tmp_path / f"p{old_is_better}.jsonl"
+    rows_out = []
+    for i in range(400):
+        year = 2019 + i // 100
+        good = (year <= 2020) == old_is_better
+        likes = (60 if good else 5) + (i * 7) % 11
+        rows_out.append({"id": str(i), "created_at": f"{year}-03-{1 + (i % 28):02d}T{i % 24:02d}:00:00Z",
+                         "text": f"post number {i}", "likes": likes, "reposts": 0})  # fmt: skip
+    path.write_text("\n".join(json.dumps(r) for r in rows_out))
+    out = tmp_path / f"out{old_is_better}"
+    build_dataset(path, out, BuildSettings(handle="me", test_fraction=0))
+    return (out / "README.md").read_text()
+
+
+def test_the_card_names_a_lean_to_recent_or_older_years_only_when_the_data_shows_it(tmp_path):
+    older = _card_for_years(tmp_path, old_is_better=True)
+    assert "leans to older posts" in older and "recent" not in older.split("## Years")[1].split("##")[0]
+    newer = _card_for_years(tmp_path, old_is_better=False)
+    assert "leans to recent posts" in newer and "try --rank relative" in newer

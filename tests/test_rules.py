@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from engage.baseline import hour_effect, rolling_median
 from engage.durations import format_duration, parse_duration
+from engage.evidence import binomial_upper_tail, noise_p_values
 from engage.formats import apply_links
 from engage.pairing import find_pairs
 from engage.selection import top_fraction
@@ -238,3 +239,77 @@ def test_stripped_links_leave_readable_text(segments, data):
 @given(st.text(max_size=60).filter(lambda t: "http" not in t))
 def test_text_without_links_is_left_alone(text):
     assert apply_links(text, "strip") == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 60), st.integers(0, 60), st.sampled_from([0.5, 0.1, 0.3, 0.7, 0.9]))
+def test_binomial_tail_is_exact_and_the_fast_path_never_understates(k, extra, p):
+    from fractions import Fraction
+
+    n = k + extra
+    q = Fraction(p)
+    exact = sum(math.comb(n, i) * q**i * (1 - q) ** (n - i) for i in range(k, n + 1))
+    assert math.isclose(binomial_upper_tail(k, n, p), float(exact), rel_tol=1e-9, abs_tol=1e-300)
+    fast = noise_p_values(np.array([k]), np.array([extra]), np.array([p]))[0]
+    assert fast >= float(exact) * (1 - 1e-9), "a bound may only be more cautious than the exact value"
+    assert fast <= 1e-12 or math.isclose(fast, float(exact), rel_tol=1e-9, abs_tol=1e-300)
+
+
+def test_a_pair_won_by_one_like_is_noise_and_a_clear_lead_is_not():
+    times = np.array([0.0, 600.0, 5000.0, 5600.0, 10000.0, 10600.0])
+    events = np.array([1, 0, 5, 0, 4, 0])
+    values = events + 1.0
+    args = (np.zeros(6, dtype=np.int64), np.arange(6), 3600, 2.0, 5)
+    without = find_pairs(times, values, *args)
+    assert len(without) == 3, "every pair passes a ratio of 2 with +1 smoothing"
+    pairs = find_pairs(times, values, *args, events=events, alpha=0.05)
+    assert list(zip(pairs.chosen.tolist(), pairs.rejected.tolist())) == [(2, 3)], "5 vs 0 (p = 1/32) only"
+    assert pairs.noise_dropped == 2
+    # At an hour that brings the chosen post 3 times the audience, 5 vs 0 is no longer evidence about the words.
+    exposure = np.array([1.0, 1.0, 3.0, 1.0, 1.0, 1.0])
+    assert len(find_pairs(times, values / exposure, *args, events=events, exposure=exposure, alpha=0.05)) == 0
+
+
+counted_posts = st.lists(
+    st.tuples(st.integers(0, 6 * 3600), st.integers(0, 30), st.integers(0, 1), st.floats(0.5, 2.0)),
+    min_size=0,
+    max_size=50,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(counted_posts, st.sampled_from([0.01, 0.05, 0.2, 1.0]), st.sampled_from([1.0, 2.0]))
+def test_every_kept_pair_carries_evidence_at_its_counts(posts, alpha, min_ratio):
+    times = np.array([p[0] for p in posts], dtype=float)
+    events = np.array([p[1] for p in posts], dtype=np.int64)
+    group = np.array([p[2] for p in posts], dtype=np.int64)
+    exposure = np.array([p[3] for p in posts], dtype=float)
+    values = (events + 1.0) / exposure
+    keys = np.arange(len(posts))
+    pairs = find_pairs(times, values, group, keys, 3600, min_ratio, 3, events, exposure, alpha)
+    for c, r in zip(pairs.chosen.tolist(), pairs.rejected.tolist()):
+        p0 = exposure[c] / (exposure[c] + exposure[r])
+        assert binomial_upper_tail(int(events[c]), int(events[c] + events[r]), p0) <= alpha * (1 + 1e-9)
+    if alpha == 1.0:
+        plain = find_pairs(times, values, group, keys, 3600, min_ratio, 3)
+        assert plain.chosen.tolist() == pairs.chosen.tolist() and pairs.noise_dropped == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4 * 3600), st.integers(0, 40), st.booleans()), max_size=40))
+def test_thread_continuations_never_pair_with_standalone_posts(rows):
+    from datetime import datetime, timezone
+
+    from archive_parsers.post import ORIGINAL, THREAD, Post
+    from engage.rules import match_groups
+
+    posts = [
+        Post(str(i), datetime.fromtimestamp(t, timezone.utc), f"text {i}", s, 0, THREAD if th else ORIGINAL)
+        for i, (t, s, th) in enumerate(rows)
+    ]
+    times = np.array([r[0] for r in rows], dtype=float)
+    values = np.array([r[1] for r in rows], dtype=float) + 1
+    for match in ((), ("media", "link", "quote")):
+        pairs = find_pairs(times, values, match_groups(posts, match), np.arange(len(rows)), 3600, 1.0, 5)
+        for c, r in zip(pairs.chosen.tolist(), pairs.rejected.tolist()):
+            assert posts[c].kind == posts[r].kind

@@ -96,3 +96,25 @@ def test_table_builds_datasets(tmp_path):
     assert stats["input"]["type"] == "table" and stats["as_of_source"] == "newest post"
     assert stats["counts"]["sft"]["train"] + stats["counts"]["sft"]["test"] == 20
     assert stats["counts"]["dpo"]["train"] > 0
+
+
+def test_table_kind_thread_and_replies_to_own_posts_are_threads(tmp_path):
+    path = tmp_path / "p.jsonl"
+    rows = [
+        {"id": "1", "created_at": "2024-01-01T10:00:00Z", "text": "a thread starts", "likes": 5, "reposts": 0},
+        {"id": "2", "created_at": "2024-01-01T10:01:00Z", "text": "and goes on", "likes": 1, "reposts": 0,
+         "kind": "reply", "reply_to_id": "1"},
+        {"id": "3", "created_at": "2024-01-01T10:02:00Z", "text": "said so", "likes": 1, "reposts": 0, "kind": "thread"},
+        {"id": "4", "created_at": "2024-01-01T10:03:00Z", "text": "flagged", "likes": 1, "reposts": 0, "is_thread": 1},
+        {"id": "5", "created_at": "2024-01-01T10:04:00Z", "text": "to a stranger", "likes": 1, "reposts": 0,
+         "is_reply": True, "reply_to_id": "999"},
+    ]  # fmt: skip
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    data = read_posts(path)
+    assert {p.id: p.kind for p in data.posts} == {
+        "1": "original",
+        "2": "thread",
+        "3": "thread",
+        "4": "thread",
+        "5": "reply",
+    }

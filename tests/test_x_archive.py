@@ -289,3 +289,57 @@ def test_a_note_whose_post_is_missing_does_not_land_on_the_next_post(tmp_path):
     data = read_posts(path)
     assert data.posts[0].text == "A different long post that was cut here…"
     assert data.counts["notes_unmatched"] == 1
+
+
+def test_replies_to_the_owner_are_threads_by_user_id_screen_name_or_parent(tmp_path):
+    items = [
+        tweet("10", "The first part of a thread"),
+        tweet(
+            "11",
+            "@owner and the second part",
+            in_reply_to_status_id_str="10",
+            in_reply_to_user_id_str="1",
+            in_reply_to_screen_name="owner",
+        ),  # fmt: skip
+        tweet("12", "third part, no user id", in_reply_to_status_id_str="11", in_reply_to_screen_name="OWNER"),
+        tweet(
+            "13",
+            "@alice a reply to someone else",
+            in_reply_to_status_id_str="99",
+            in_reply_to_user_id_str="5",
+            in_reply_to_screen_name="alice",
+        ),  # fmt: skip
+        tweet("14", "answers my own post; the export left out who", in_reply_to_status_id_str="10"),
+        tweet("15", "@alice mention-style reply to someone", in_reply_to_user_id="5"),
+        tweet("16", "answers my own deleted post", in_reply_to_status_id_str="98", in_reply_to_user_id_str="1"),
+    ]
+    members = {
+        "data/manifest.js": manifest({"tweets": ["data/tweets.js"]}),
+        "data/tweets.js": js("YTD.tweets.part0", [{"tweet": t} for t in items]),
+    }
+    posts = by_id(read_posts(write_zip(tmp_path / "a.zip", members)))
+    assert [posts[i].kind for i in ("10", "11", "12", "13", "14", "15", "16")] == [
+        "original", "thread", "thread", "reply", "thread", "reply", "thread",
+    ]  # fmt: skip
+    assert posts["11"].text == "and the second part"
+
+
+def test_the_account_file_names_the_owner_when_there_is_no_manifest(tmp_path):
+    account = js("YTD.account.part0", [{"account": {"username": "Owner", "accountId": "77"}}])
+    items = [
+        tweet("11", "@Owner my own thread", in_reply_to_status_id_str="5", in_reply_to_user_id_str="77"),
+        tweet("12", "@bob not mine", in_reply_to_status_id_str="6", in_reply_to_user_id_str="78"),
+    ]
+    path = write_zip(tmp_path / "a.zip", {"tweet.js": js("YTD.tweet.part0", items), "account.js": account})
+    posts = by_id(read_posts(path))
+    assert posts["11"].kind == "thread" and posts["12"].kind == "reply"
+
+
+@pytest.mark.parametrize("era", ["2019", "2021", "2024"])
+def test_sample_threads_are_parsed_as_threads(sample_archives, era):
+    zipped, _, truth = sample_archives[era]
+    posts = by_id(read_posts(zipped))
+    threads = {pid for pid, kind in truth.kind.items() if kind == "thread"}
+    assert threads, "the sample archive holds threads"
+    assert {pid for pid, p in posts.items() if p.kind == "thread"} == threads
+    assert all(not posts[pid].text.startswith("@") for pid in threads)
