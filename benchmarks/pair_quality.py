@@ -31,7 +31,15 @@ from engage.stats import wilson
 
 D = PairRule()
 NO_EVIDENCE = replace(D, evidence=OFF)
+H3 = timedelta(hours=3)
+MATCH = ("media", "link", "quote")
 SETTINGS = {
+    # How far each rule goes without the evidence test (what the match and adjust defaults were chosen on).
+    "bare rule: 3h, raw scores, no matching": BuildSettings(pairs=PairRule(H3, 2.0, 5, (), "none", OFF)),
+    "3h + match media,link,quote": BuildSettings(pairs=PairRule(H3, 2.0, 5, MATCH, "none", OFF)),
+    "3h + adjust hour": BuildSettings(pairs=PairRule(H3, 2.0, 5, (), "hour", OFF)),
+    "7d, raw, no matching": BuildSettings(pairs=PairRule(timedelta(days=7), 2.0, 5, (), "none", OFF)),
+    # The evidence test on top of the default rules, and with each rule loosened.
     "default rules, evidence off (before)": BuildSettings(pairs=NO_EVIDENCE),
     "default rules, evidence 0.2": BuildSettings(pairs=replace(D, evidence=0.2)),
     "default rules, evidence 0.05 (default)": BuildSettings(),
@@ -46,9 +54,9 @@ SETTINGS = {
 }
 
 
-def accuracy(out: Path, quality: dict[str, float]) -> tuple[int, int, int]:
-    """(pairs, right, decided): decided leaves out pairs whose posts have the same hidden quality."""
-    right = wrong = pairs = 0
+def accuracy(out: Path, quality: dict[str, float], kind: dict[str, str]) -> tuple[int, int, int, int, int]:
+    """(pairs, right, decided, thread right, thread decided): decided leaves out pairs of equal hidden quality."""
+    right = wrong = pairs = t_right = t_decided = 0
     for split in ("train", "test"):
         for line in (out / "dpo" / f"{split}.jsonl").read_text().splitlines():
             row = json.loads(line)
@@ -58,7 +66,10 @@ def accuracy(out: Path, quality: dict[str, float]) -> tuple[int, int, int]:
                 continue
             right += qc > qr
             wrong += qc < qr
-    return pairs, right, right + wrong
+            if kind.get(row["chosen_id"]) == "thread":
+                t_right += qc > qr
+                t_decided += 1
+    return pairs, right, right + wrong, t_right, t_decided
 
 
 def main() -> int:
@@ -69,7 +80,7 @@ def main() -> int:
     ap.add_argument("--only", nargs="*", default=None, help="run only settings whose name contains one of these")
     args = ap.parse_args()
     chosen = {k: v for k, v in SETTINGS.items() if not args.only or any(o in k for o in args.only)}
-    results: dict[str, list[tuple[int, int, int]]] = {name: [] for name in chosen}
+    results: dict[str, list[tuple[int, int, int, int, int]]] = {name: [] for name in chosen}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
             archive = Path(tmp, f"a{seed}.zip")
@@ -77,9 +88,12 @@ def main() -> int:
             for name, settings in chosen.items():
                 out = Path(tmp, f"out-{seed}")
                 build_dataset(archive, out, settings, force=True)
-                results[name].append(accuracy(out, truth.quality))
+                results[name].append(accuracy(out, truth.quality, truth.kind))
     print(f"pairs whose chosen post has the better hidden word quality ({args.posts} posts, seeds {args.seeds})")
-    print(f"{'setting':40s} {'pairs/archive':>13s} {'accuracy':>9s} {'95% interval':>15s} {'seed range':>13s}")
+    print(
+        f"{'setting':40s} {'pairs/archive':>13s} {'accuracy':>9s} {'95% interval':>15s} {'seed range':>13s}"
+        f" {'thread pairs: accuracy (n)':>27s}"
+    )
     for name, rows in results.items():
         pairs = sum(r[0] for r in rows)
         right, decided = sum(r[1] for r in rows), sum(r[2] for r in rows)
@@ -87,7 +101,11 @@ def main() -> int:
         lo, hi = wilson(right, decided)
         per_seed = [r[1] / r[2] for r in rows if r[2]]
         spread = f"{min(per_seed):.3f}-{max(per_seed):.3f}" if per_seed else "-"
-        print(f"{name:40s} {pairs / len(rows):13.1f} {acc:9.3f} {f'{lo:.3f}-{hi:.3f}':>15s} {spread:>13s}")
+        t_right, t_n = sum(r[3] for r in rows), sum(r[4] for r in rows)
+        threads = f"{t_right / t_n:.3f} ({t_n})" if t_n else "-"
+        print(
+            f"{name:40s} {pairs / len(rows):13.1f} {acc:9.3f} {f'{lo:.3f}-{hi:.3f}':>15s} {spread:>13s} {threads:>27s}"
+        )
     return 0
 
 

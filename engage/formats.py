@@ -11,26 +11,46 @@ DEFAULT_PROMPT = "Write a post in the voice of @{handle}:\n"
 DEFAULT_LINK_PLACEHOLDER = "<link>"
 PROMPT_FIELDS = ("handle", "display_name")
 
-# A link, without the sentence punctuation right after it ("see https://x.org." keeps its ".").
-_URL = re.compile(r"https?://\S+?(?=[.,;:!?)\]]*(?:\s|$))")
+_URL = re.compile(r"https?://\S+")
+_TRAILING = ".,;:!?)]"  # sentence punctuation right after a link is the sentence's, not the link's
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _GONE = "\x00"  # where a stripped link stood, while the text around it is tidied
-# What points at a link and means nothing once it is gone: arrows, pointing hands, "via", a dash or bar.
-# Arrows and pointing hands may touch the word before them; words and dashes stand apart.
+# What points at a link and means nothing once it is gone. Arrows and pointing hands may touch the
+# word before them; "via", dashes and bars stand apart.
 POINTERS = ("=>", "->", "-->", "→", "⇒", "➡️", "➡", "➜", "👉", "👇", "⬇️", "⬇", "🔗")
-CONNECTORS = (*POINTERS, "-", "–", "—", "|", "via", "Via", "VIA")
-
-
-def _alternatives(items: tuple[str, ...]) -> str:
-    return "(?:" + "|".join(re.escape(c) for c in sorted(items, key=len, reverse=True)) + r")[\U0001F3FB-\U0001F3FF]?"
-
-
-_CONN, _POINTER = _alternatives(CONNECTORS), _alternatives(POINTERS)
-_BEFORE_GONE = re.compile(rf"(?:(?:(?<=\s)|^){_CONN}\s*|{_POINTER}\s*)+{_GONE}|(?<=\w):[ \t]*{_GONE}")
-_BRACKETED = re.compile(rf"[ \t]*[(\[]\s*(?:(?:{_CONN}|see|here|link:?)\s*)*{_GONE}\s*[)\]]", re.IGNORECASE)
+WORD_POINTERS = ("-", "–", "—", "|", "via", "Via", "VIA")
+_SKIN_TONES = "\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff"
+_BRACKET_WORDS = ("see", "See", "here", "link", "Link", "link:", "Link:")
+_LAST_CHARS = frozenset(c[-1] for c in (*POINTERS, *WORD_POINTERS, ":")) | frozenset(_SKIN_TONES)
 _GONE_BEFORE_PUNCT = re.compile(rf"(?:[ \t]*{_GONE})+[ \t]*(?=[.,;:!?)\]])")
 _GONE_LEADS = re.compile(rf"^(?:[ \t]*{_GONE}[ \t]*[.,;:!?]*)+")
-_ONLY_PUNCT = re.compile(rf"^(?:[\s{_GONE}.,;:!?]|{_CONN})*$")
+
+
+def _drop_pointer(head: str) -> str | None:
+    """``head`` (right-stripped) without the pointer it ends with, or None when it ends with none."""
+    if not head or head[-1] not in _LAST_CHARS:
+        return None
+    body = head.rstrip(_SKIN_TONES)
+    for pointer in POINTERS:
+        if body.endswith(pointer):
+            return body[: -len(pointer)]
+    for word in WORD_POINTERS:
+        if body.endswith(word) and (len(body) == len(word) or body[-len(word) - 1] in " \t\n([\u00a0"):
+            return body[: -len(word)]
+    if body.endswith(":") and len(body) > 1 and body[-2].isalnum():
+        return body[:-1]
+    return None
+
+
+def _only_pointers(line: str) -> bool:
+    """Whether a line holds nothing but links, pointers and punctuation."""
+    rest = line.replace(_GONE, " ").strip(" \t.,;:!?)]")
+    while rest:
+        cut = _drop_pointer(rest)
+        if cut is None:
+            return False
+        rest = cut.strip(" \t.,;:!?")
+    return True
 
 
 def strip_links(text: str) -> str:
@@ -42,20 +62,39 @@ def strip_links(text: str) -> str:
     """
     if "http" not in text:
         return text
-    marked = _URL.sub(_GONE, text)
-    if _GONE not in marked:
+    pieces, at = [], 0
+    for m in _URL.finditer(text):
+        end = m.end()
+        while text[end - 1] in _TRAILING and end - m.start() > 8:
+            end -= 1
+        pieces.append(text[at : m.start()])
+        at = end
+    if not pieces:
         return text
-    while True:
-        tidied = _BEFORE_GONE.sub(_GONE, _BRACKETED.sub(_GONE, marked))
-        if tidied == marked:
-            break
-        marked = tidied
+    pieces.append(text[at:])
+    out = pieces[0]
+    for right in pieces[1:]:
+        head, cut = out.rstrip(), False
+        while (shorter := _drop_pointer(head)) is not None:
+            head, cut = shorter.rstrip(), True
+        tail = head[-8:]
+        if ("(" in tail or "[" in tail) and right.lstrip()[:1] in (")", "]"):
+            opened = head
+            for word in _BRACKET_WORDS:
+                if opened.endswith(word) and opened[: -len(word)].rstrip().endswith(("(", "[")):
+                    opened = opened[: -len(word)].rstrip()
+                    break
+            if opened.endswith(("(", "[")):
+                head, right, cut = opened[:-1].rstrip(), right.lstrip()[1:], True
+        out = (head if cut else out) + _GONE + right
     lines = []
-    for line in marked.split("\n"):
+    for line in out.split("\n"):
         if _GONE in line:
-            if _ONLY_PUNCT.fullmatch(line):
+            if _only_pointers(line):
                 continue  # the line was a link and what pointed at it
-            line = _GONE_BEFORE_PUNCT.sub("", _GONE_LEADS.sub("", line)).replace(_GONE, " ")
+            if line.lstrip(" \t")[:1] == _GONE:
+                line = _GONE_LEADS.sub("", line)
+            line = _GONE_BEFORE_PUNCT.sub("", line).replace(_GONE, " ")
         lines.append(_SPACES.sub(" ", line).strip())
     out = "\n".join(lines).strip()
     return re.sub(r"\n{3,}", "\n\n", out) if "\n\n\n" in out else out

@@ -197,7 +197,7 @@ def test_ctrl_c_mid_build_says_one_line_and_leaves_nothing(sample_2024, tmp_path
     script = (
         "import os, signal, sys\n"
         "signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even if started with SIGINT ignored\n"
-        "import engage.build as b\n"
+        "import engage.rules as b  # where build-dataset pairs posts\n"
         "real = b.find_pairs\n"
         "def interrupted(*a, **k):\n"
         "    os.kill(os.getpid(), signal.SIGINT)\n"
