@@ -362,3 +362,19 @@ def test_the_card_names_a_lean_to_recent_or_older_years_only_when_the_data_shows
     assert "leans to older posts" in older and "recent" not in older.split("## Years")[1].split("##")[0]
     newer = _card_for_years(tmp_path, old_is_better=False)
     assert "leans to recent posts" in newer and "try --rank relative" in newer
+
+
+@pytest.mark.parametrize("kind", ["dpo", "sft"])
+def test_an_empty_train_split_names_the_looser_settings(tmp_path, kind):
+    from engage.training import load_splits
+
+    folder = tmp_path / kind
+    folder.mkdir()
+    (folder / "train.jsonl").write_text("")
+    (folder / "test.jsonl").write_text("")
+    with pytest.raises(UserError) as err:
+        load_splits(str(tmp_path), kind)
+    message = str(err.value)
+    assert "--include-threads" in message and "--include-replies" in message and "what-if" in message
+    if kind == "dpo":
+        assert "--match none" in message and "--window" in message and "--min-ratio" in message
