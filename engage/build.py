@@ -131,7 +131,7 @@ def build_dataset(
 
 def _build(input_path: Path, out: Path, settings: BuildSettings, force: bool, progress: Progress | None) -> dict:
     settings.validate()
-    progress = progress or Progress(quiet=True, warnings=False)
+    progress = progress or Progress(quiet=True)
     if out.exists() and not force:  # fail before the long read
         raise UserError(f"{out} already exists; pass --force to replace it, or choose another --out")
 

@@ -1,4 +1,4 @@
-"""Progress on stderr for long steps (silent with --quiet), and warnings the owner should act on (always shown)."""
+"""Progress on stderr for long steps, and warnings the owner should act on; silent with --quiet."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ from contextlib import contextmanager
 
 
 class Progress:
-    def __init__(self, quiet: bool = False, warnings: bool = True) -> None:
+    def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
-        self.warnings = warnings
 
     def warn(self, message: str) -> None:
-        """A warning the owner can act on: shown even with --quiet (not when a library caller asked for silence)."""
-        if self.warnings:
+        """A warning the owner can act on (what it says is also written where it lasts, e.g. the dataset card)."""
+        if not self.quiet:
             print(f"engage: warning: {message}", file=sys.stderr, flush=True)
 
     def say(self, message: str) -> None:

@@ -13,8 +13,8 @@ Every era also holds thread continuations (the owner replying to their own post:
 meets a fraction of the first part's audience) and links placed mid-sentence behind arrows,
 "via" or a colon. ``followers`` sets the audience at the archive's end (about 9,000 by
 default for 2,000 posts or more, scaled down with fewer posts), so ``posts=300`` is a small
-account whose posts mostly get 0 to 5 likes. Threads, link shapes and audience size draw on
-their own random stream, so the other posts of a seed are the same with or without them.
+account whose posts mostly get 0 to 5 likes. Threads and link placement draw on their own
+random stream, so every post keeps the time and words a seed gave it before they were added.
 """
 
 from __future__ import annotations

@@ -282,7 +282,7 @@ def test_small_sets_warn_with_a_what_if_table_that_real_builds_confirm(small_acc
     from conftest import run_engage
 
     out = tmp_path / "out"
-    done = run_engage("build-dataset", small_account[0], "--out", out, "--quiet")
+    done = run_engage("build-dataset", small_account[0], "--out", out)
     assert done.returncode == 0
     warning = [line for line in done.stderr.splitlines() if "warning" in line]
     assert len(warning) == 1 and "SFT training rows" in warning[0] and "README.md" in warning[0]
