@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -50,5 +51,10 @@ def test_sft_trainer_takes_the_sft_files_as_they_are(tiny, fmt, tmp_path):
 
 @pytest.mark.parametrize("fmt", ["text", "chat"])
 def test_dpo_trainer_takes_the_dpo_files_as_they_are(tiny, fmt, tmp_path):
-    metrics, _ = _train("dpo", fmt, tiny, tmp_path)
-    assert "eval_rewards/accuracies" in metrics and "eval_rewards/margins" in metrics
+    metrics, result = _train("dpo", fmt, tiny, tmp_path)
+    # The reference is the starting policy, so the loss starts at ln 2 and two small steps barely move it.
+    assert abs(result.training_loss - math.log(2)) < 0.05 and abs(metrics["eval_loss"] - math.log(2)) < 0.05
+    # chosen and rejected really are different posts, each read as a whole
+    assert metrics["eval_logps/chosen"] != metrics["eval_logps/rejected"]
+    assert metrics["eval_logps/chosen"] < -5 and metrics["eval_logps/rejected"] < -5
+    assert 0 <= metrics["eval_rewards/accuracies"] <= 1
