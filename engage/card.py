@@ -73,6 +73,19 @@ def _advice(c: dict, advice: dict) -> list[str]:
         _table(rows, ("setting", "SFT train", "SFT test", "DPO train", "DPO test")),
         "",
     ]
+def front_matter(counts: dict) -> list[str]:
+    """The card's YAML header: one ``datasets`` config per dataset, so ``load_dataset(DIR, "sft")`` and
+    ``load_dataset(DIR, "dpo")`` each load their own files with their train/test splits (and the Hub's viewer
+    shows both) instead of one split mixing SFT rows and DPO pairs. Empty splits are left out."""
+    lines = ["---", "configs:"]
+    for kind in ("sft", "dpo"):
+        splits = [split for split in ("train", "test") if counts[kind][split]]
+        if splits:
+            lines += [f"- config_name: {kind}", "  data_files:"]
+            lines += [f"  - split: {split}\n    path: {kind}/{split}.jsonl" for split in splits]
+    if lines[-1] == "configs:":
+        lines[-1] = "configs: []"
+    return [*lines, "---", ""]
 
 
 def write_card(path: Path, stats: dict) -> None:
@@ -83,6 +96,7 @@ def write_card(path: Path, stats: dict) -> None:
     years = sorted(set(d["years_eligible"]) | set(d["years_sft"]))
     quant_header = ("", "min", "p25", "median", "p75", "p90", "max", "mean")
     parts = [
+        *front_matter(c),
         f"# Dataset card: posts of @{handle}",
         "",
         f"Built by engage {stats['version']} on {stats['built_at']} from `{Path(stats['input']['path']).name}` "

@@ -1,7 +1,7 @@
 """The Gradio review app over a review store (``engage review``).
 
 Private by default: it binds 127.0.0.1, never makes a share link, sends no analytics, keeps no
-run history in the browser, serves no files, and exposes no API page. Post text is only ever
+run history in the browser, serves no files, takes no uploads, and exposes no API page. Post text is only ever
 put into text components, which render it as text.
 """
 
@@ -15,6 +15,7 @@ from pathlib import Path
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing leaves the machine
 
 import gradio as gr  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
 from engage.errors import UserError  # noqa: E402
 from engage.review_store import DEFAULT_LABELS, ReviewStore  # noqa: E402
@@ -22,13 +23,18 @@ from review_app import handlers  # noqa: E402
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
-# a, r, s, u press the queue's buttons, unless the reviewer is typing or a modifier key is held.
+# a, r, s, u press the queue's buttons, unless the reviewer is typing in a text box or a modifier key is held.
 SHORTCUTS = """
 <script>
 document.addEventListener("keydown", (event) => {
   if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
   const t = event.target;
-  if (t && t.closest && t.closest("input, textarea, select, [contenteditable=''], [contenteditable='true']")) return;
+  // Only places that take text swallow the letters: a focused checkbox, radio or button does not.
+  const typing = t && t.closest && (
+    t.closest("textarea, select, [contenteditable=''], [contenteditable='true']") ||
+    (t.tagName === "INPUT" && !["checkbox", "radio", "button", "submit", "reset", "range", "color"].includes(t.type))
+  );
+  if (typing) return;
   const ids = {a: "approve-btn", r: "reject-btn", s: "skip-btn", u: "undo-btn"};
   const id = ids[event.key];
   if (!id) return;
@@ -42,6 +48,25 @@ document.addEventListener("keydown", (event) => {
 """
 
 CSS = "#post-text textarea { font-size: 1.1em; }"
+UPLOAD_PATHS = ("/gradio_api/upload", "/gradio_api/upload_progress")
+
+
+class RefuseUploads:
+    """ASGI middleware: the app has no file inputs, so Gradio's upload routes answer 404 to everyone.
+
+    Gradio 6 has no switch for them, and ``POST /gradio_api/upload`` otherwise stores a file sent by
+    anyone who can reach the port, without a session.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"].rstrip("/") in UPLOAD_PATHS:
+            await send({"type": "http.response.start", "status": 404, "headers": [(b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": b"Not Found"})
+            return
+        await self.app(scope, receive, send)
 
 
 class _Stores:
@@ -101,6 +126,11 @@ def build_app(store_path: str | Path, labels: tuple[str, ...] = DEFAULT_LABELS) 
                 view.message,
             )
 
+        def warn(view):
+            if view.warning:
+                gr.Warning(view.message)  # a toast the reviewer cannot miss, besides the "Last action" box
+            return view
+
         def load_queue():
             return render(handlers.show_next(stores.get()))
 
@@ -116,7 +146,7 @@ def build_app(store_path: str | Path, labels: tuple[str, ...] = DEFAULT_LABELS) 
                     note_text,
                     _actor(request),
                 )
-                return render(view)
+                return render(warn(view))
 
             return run
 
@@ -139,19 +169,13 @@ def build_app(store_path: str | Path, labels: tuple[str, ...] = DEFAULT_LABELS) 
         compare_outputs = [pair, prompt, left, right, compare_message]
 
         def render_pair(view: handlers.PairView):
-            # Sides are in candidate id order, not by model, so position says nothing about which model.
-            return (
-                {"left": view.left_id, "right": view.right_id},
-                view.prompt,
-                gr.update(value=view.left, label=f"Left: {view.left_model}" if view.left_model else "Left"),
-                gr.update(value=view.right, label=f"Right: {view.right_model}" if view.right_model else "Right"),
-                view.message,
-            )
+            # Blind: texts only. Which model wrote which side is said in the message after the choice.
+            return {"left": view.left_id, "right": view.right_id}, view.prompt, view.left, view.right, view.message
 
         def make_choice(choice: str):
             def run(state, request: gr.Request):
                 return render_pair(
-                    handlers.choose(stores.get(), state["left"], state["right"], choice, _actor(request))
+                    warn(handlers.choose(stores.get(), state["left"], state["right"], choice, _actor(request)))
                 )
 
             return run
@@ -160,11 +184,9 @@ def build_app(store_path: str | Path, labels: tuple[str, ...] = DEFAULT_LABELS) 
             button.click(make_choice(choice), [pair], compare_outputs, trigger_mode="once", **private)
 
         with gr.Tab("Approved", id="approved") as approved_tab:
+            gr.Markdown("Click a post's row to copy it or mark it published.")
             table = gr.Dataframe(headers=handlers.APPROVED_HEADERS, interactive=False, wrap=True, elem_id="approved")
             chosen = gr.State({"id": None, "version": 0})
-            with gr.Row():
-                pick = gr.Number(label="Candidate id", precision=0, elem_id="approved-id")
-                show = gr.Button("Show", elem_id="approved-show")
             approved_text = gr.Textbox(
                 label="Text to post", interactive=False, buttons=["copy"], elem_id="approved-text"
             )
@@ -177,7 +199,8 @@ def build_app(store_path: str | Path, labels: tuple[str, ...] = DEFAULT_LABELS) 
         def load_approved():
             return handlers.approved_rows(stores.get())
 
-        def show_one(candidate_id):
+        def show_one(event: gr.SelectData):
+            candidate_id = event.row_value[0] if event.row_value else None
             value, version, msg = handlers.approved_one(stores.get(), candidate_id)
             return value, {"id": candidate_id if version else None, "version": version}, msg
 
@@ -187,7 +210,7 @@ def build_app(store_path: str | Path, labels: tuple[str, ...] = DEFAULT_LABELS) 
             value, version, _ = handlers.approved_one(store, state["id"])
             return handlers.approved_rows(store), {"id": state["id"], "version": version}, msg
 
-        show.click(show_one, [pick], [approved_text, chosen, approved_message], **private)
+        table.select(show_one, None, [approved_text, chosen, approved_message], **private)
         mark.click(
             mark_published, [chosen, ref, when], [table, chosen, approved_message], trigger_mode="once", **private
         )
@@ -248,7 +271,8 @@ def serve(
             pwa=False,
             ssr_mode=False,
             allowed_paths=[],
-            max_file_size="1kb",  # the app takes no uploads
+            max_file_size="1kb",  # the app takes no uploads (and RefuseUploads closes the upload routes)
+            app_kwargs={"middleware": [Middleware(RefuseUploads)]},
             strict_cors=True,
             head=SHORTCUTS,
             css=CSS,

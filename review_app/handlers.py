@@ -8,6 +8,7 @@ moved on since.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from archive_parsers.x_text import parse_iso_utc
@@ -32,6 +33,7 @@ class CandidateView:
     note: str = ""
     progress: str = ""
     message: str = ""
+    warning: bool = False  # the last action was refused (the page shows the message as a warning too)
 
 
 def describe_flags(c: Candidate) -> str:
@@ -55,9 +57,9 @@ def _progress(store: ReviewStore) -> str:
     return f"{pending} pending · {store.count('approved')} approved · {store.count('rejected')} rejected"
 
 
-def view_of(store: ReviewStore, c: Candidate | None, message: str = "") -> CandidateView:
+def view_of(store: ReviewStore, c: Candidate | None, message: str = "", warning: bool = False) -> CandidateView:
     if c is None:
-        return CandidateView(progress=_progress(store), message=message or "Nothing left to review.")
+        return CandidateView(progress=_progress(store), message=message or "Nothing left to review.", warning=warning)
     nearest_title = "Nearest of your posts"
     if c.nearest_post_id is not None:
         nearest_title = f"Nearest of your posts: {c.nearest_post_id} ({c.nearest_similarity:.0%} alike)"
@@ -73,11 +75,12 @@ def view_of(store: ReviewStore, c: Candidate | None, message: str = "") -> Candi
         note=c.note,
         progress=_progress(store),
         message=message,
+        warning=warning,
     )
 
 
-def show_next(store: ReviewStore, message: str = "") -> CandidateView:
-    return view_of(store, store.next_pending(), message)
+def show_next(store: ReviewStore, message: str = "", warning: bool = False) -> CandidateView:
+    return view_of(store, store.next_pending(), message, warning)
 
 
 def act(
@@ -97,7 +100,7 @@ def act(
         try:
             back = store.undo(actor)
         except Conflict as exc:
-            return show_next(store, f"Cannot undo: {exc}")
+            return show_next(store, f"Cannot undo: {exc}", warning=True)
         if back is None:
             return show_next(store, "Nothing to undo.")
         return view_of(store, back, f"Undone: candidate {back.id} is pending again.")
@@ -112,15 +115,17 @@ def act(
             int(candidate_id), int(version), decision, text=text, labels=labels or [], note=note, actor=actor
         )
     except Conflict as exc:
-        return show_next(store, f"Not saved: {exc}.")
+        return show_next(store, f"Not saved: {exc}.", warning=True)
     except ValueError as exc:
-        return view_of(store, store.get(int(candidate_id)), f"Not saved: {exc}.")
+        return view_of(store, store.get(int(candidate_id)), f"Not saved: {exc}.", warning=True)
     edited = " (edited; the original is kept)" if c.edited else ""
     return show_next(store, f"{decision.capitalize()} candidate {c.id}{edited}.")
 
 
 @dataclass
 class PairView:
+    """Two candidates for one prompt, shown blind: the page shows texts only; models are named after the choice."""
+
     left_id: int | None = None
     right_id: int | None = None
     prompt: str = ""
@@ -129,14 +134,24 @@ class PairView:
     left_model: str = ""
     right_model: str = ""
     message: str = ""
+    warning: bool = False
 
 
-def show_pair(store: ReviewStore, message: str = "") -> PairView:
+def _swap_sides(a: Candidate, b: Candidate) -> bool:
+    """Which side each candidate goes on: fixed per pair (a reload shows the same) but not by id or model order."""
+    return hashlib.sha256(f"{a.id}:{b.id}".encode()).digest()[0] & 1 == 1
+
+
+def show_pair(store: ReviewStore, message: str = "", warning: bool = False) -> PairView:
     pair = store.compare_pair()
     if pair is None:
         return PairView(message=message or "No two candidates for the same prompt are left to compare.")
     a, b = pair
-    return PairView(a.id, b.id, a.prompt, a.current_text, b.current_text, a.model_label, b.model_label, message)
+    if _swap_sides(a, b):
+        a, b = b, a
+    return PairView(
+        a.id, b.id, a.prompt, a.current_text, b.current_text, a.model_label, b.model_label, message, warning
+    )
 
 
 def choose(
@@ -147,9 +162,11 @@ def choose(
     try:
         store.compare(int(left_id), int(right_id), choice, actor)
     except Conflict as exc:
-        return show_pair(store, f"Not saved: {exc}.")
+        return show_pair(store, f"Not saved: {exc}.", warning=True)
     said = {"left": f"{left_id} is better", "right": f"{right_id} is better", "tie": "a tie"}[choice]
-    return show_pair(store, f"Saved: {said}.")
+    left, right = store.get(int(left_id)), store.get(int(right_id))
+    reveal = f"Left ({left.id}) was {left.model_label}, right ({right.id}) was {right.model_label}"
+    return show_pair(store, f"Saved: {said}. {reveal}.")
 
 
 APPROVED_HEADERS = ["id", "model", "decided", "published", "text"]

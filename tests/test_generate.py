@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 
 import pytest
+import regex
 from conftest import run_engage
 from hypothesis import given
 from hypothesis import strategies as st
 
 from engage.near_copy import NearCopyIndex
-from engage.post_flags import X_LIMIT, flag_post, weighted_length
+from engage.post_flags import X_LIMIT, find_urls, flag_post, weighted_length
 from engage.review_store import ReviewStore
 
 
@@ -87,8 +89,20 @@ def test_flags():
 @given(st.text(max_size=400))
 def test_weighted_length_bounds(text):
     n = weighted_length(text)
-    assert n >= 0
+    normal = unicodedata.normalize("NFC", text)
+    if not find_urls(normal):  # each character counts 1 or 2, an emoji sequence 2 in all
+        assert len(regex.findall(r"\X", normal)) <= n <= 2 * len(normal)
     assert flag_post(text).too_long == (n > X_LIMIT)
+
+
+@given(
+    st.text(alphabet=st.sampled_from("abcxyz ,!?'"), max_size=400),
+    st.text(alphabet=st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF), max_size=200),
+)
+def test_latin_counts_one_and_cjk_two(latin, cjk):
+    assert weighted_length(latin) == len(latin)
+    assert weighted_length(cjk) == 2 * len(cjk)
+    assert weighted_length(latin + cjk) == len(latin) + 2 * len(cjk)
 
 
 @given(st.lists(st.text(min_size=5, max_size=120), min_size=1, max_size=30), st.data())

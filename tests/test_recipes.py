@@ -63,10 +63,20 @@ def test_sft_saves_a_4bit_qlora_adapter_that_peft_loads(trained):
     card = (sft / "README.md").read_text()
     assert "QLoRA" in card and "eval_loss" in card and str(model) in card
     assert not list(sft.glob("checkpoint-*")), "only the adapter, not checkpoints"
+    import torch
+
     peft_model = AutoPeftModelForCausalLM.from_pretrained(sft)
     tok = AutoTokenizer.from_pretrained(sft)
-    out = peft_model.generate(**tok("Write a post", return_tensors="pt"), max_new_tokens=5, do_sample=False)
-    assert out.shape[1] > 0
+    prompt = tok("Write a post", return_tensors="pt")
+    out = peft_model.generate(**prompt, max_new_tokens=5, min_new_tokens=5, do_sample=False)
+    assert out.shape[1] == prompt["input_ids"].shape[1] + 5, "five new tokens after the prompt"
+    with torch.no_grad():
+        tuned = peft_model(**prompt).logits
+        with peft_model.disable_adapter():
+            base_logits = peft_model(**prompt).logits
+    assert (tuned - base_logits).abs().max() > 1e-4, (
+        "the saved adapter holds what training learned (LoRA B starts at 0)"
+    )
 
 
 def test_dpo_continues_the_sft_adapter_with_sft_as_reference(trained, tmp_path):

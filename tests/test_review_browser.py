@@ -126,9 +126,9 @@ def test_keyboard_and_clicks_decide_and_state_persists(browser, app, tmp_path):
     assert value(page, "post-text") == "second post" and "2 approved" not in value(page, "progress")
 
     # label with clicks, edit the text, approve with the button
-    page.get_by_label("funny").check()
     page.locator("#post-text textarea").fill("second post, made better")
-    page.locator("#approve-btn").click()
+    page.get_by_label("funny").check()
+    page.keyboard.press("a")  # the ticked checkbox has focus: a shortcut still works there
     wait_value(page, "message", "Approved candidate 2 (edited; the original is kept)")
     press(page, "r")
     wait_value(page, "message", "Rejected candidate 3")
@@ -171,6 +171,8 @@ def test_two_tabs_deciding_the_same_candidate(browser, app):
     press(tab2, "r")
     message = wait_value(tab2, "message", "Not saved")
     assert "already approved" in message
+    toast = tab2.locator(".toast-wrap")
+    toast.filter(has_text="already approved").first.wait_for(state="visible", timeout=10000)  # a warning, not a box
     assert value(tab2, "post-text") == "second post", "the second tab moves on to what is still pending"
     with ReviewStore(app.store) as store:
         assert store.get(1).status == "approved"
@@ -209,16 +211,20 @@ def test_compare_and_publish_and_screenshot(browser, app, tmp_path):
     page.get_by_role("tab", name="Compare").click()
     left = wait_value(page, "compare-left", "post")
     assert left and value(page, "compare-right")
+    sides = page.locator("#compare-left").inner_text() + page.locator("#compare-right").inner_text()
+    assert "sft-v1" not in sides and "dpo-v1" not in sides, "blind until the choice"
     page.locator("#right-btn").click()
-    wait_value(page, "compare-message", "is better")
+    message = wait_value(page, "compare-message", "is better")
+    assert "sft-v1" in message and "dpo-v1" in message, "the models are named after the choice"
 
     page.get_by_role("tab", name="Queue").click()
     wait_value(page, "post-text", "first post")
     page.locator("#approve-btn").click()
     wait_value(page, "message", "Approved candidate 1")
+    page.locator("#approve-btn").click()
+    wait_value(page, "message", "Approved candidate 2")
     page.get_by_role("tab", name="Approved").click()
-    page.locator("#approved-id input").fill("1")
-    page.locator("#approved-show").click()
+    page.locator("#approved").get_by_text("first post").first.click()  # pick a post by clicking its row
     wait_value(page, "approved-text", "first post")
     page.locator("#published-ref input, #published-ref textarea").first.fill(
         "https://x.com/me/status/1857123456789012345"
@@ -249,3 +255,19 @@ def test_private_settings(app):
     assert config["analytics_enabled"] is False and not config.get("share_url")
     for path in (app.store, "/etc/passwd", REPO / "README.md"):
         assert status_and_body(f"{app.url}gradio_api/file={path}")[0] == 403
+
+
+def test_uploads_are_refused(app):
+    """The app has no file inputs: an upload without a session (or with one) stores nothing."""
+    body = b'--b\r\nContent-Disposition: form-data; name="files"; filename="x.txt"\r\n\r\nhi\r\n--b--\r\n'
+    for path in ("gradio_api/upload", "gradio_api/upload/"):
+        request = urllib.request.Request(
+            app.url + path, data=body, method="POST", headers={"Content-Type": "multipart/form-data; boundary=b"}
+        )
+        try:
+            with urllib.request.urlopen(request) as r:
+                code, text = r.status, r.read().decode()
+        except urllib.error.HTTPError as exc:
+            code, text = exc.code, exc.read().decode()
+        assert code == 404 and "x.txt" not in text, (path, code, text)
+    assert status_and_body(app.url + "gradio_api/upload_progress?upload_id=1")[0] == 404

@@ -66,7 +66,9 @@ def test_compare_and_approved_and_publish(tmp_path):
     pair = handlers.show_pair(store)
     assert {pair.left_model, pair.right_model} == {"sft", "dpo"}
     after = handlers.choose(store, pair.left_id, pair.right_id, "tie", "me")
-    assert after.message == "Saved: a tie." and after.left_id is None
+    assert after.message.startswith("Saved: a tie.") and after.left_id is None
+    left_model = store.get(pair.left_id).model_label
+    assert f"Left ({pair.left_id}) was {left_model}" in after.message, "the models are named once the choice is saved"
     c = store.get(1)
     store.decide(c.id, c.version, "approved")
     assert handlers.approved_rows(store)[0][0] == 1
@@ -143,3 +145,24 @@ def test_review_headless_prints_the_queue_and_stats(tmp_path):
     proc = run_engage("review", "--store", tmp_path / "s.db", "--headless")
     assert proc.returncode == 0
     assert "1 candidates waiting for review" in proc.stdout and "sft\t2\t1\t1\t0\t100%" in proc.stdout
+
+
+def test_compare_sides_do_not_follow_the_model(tmp_path):
+    """Generation adds one model's candidates before the other's: sides by id order would tell the models apart."""
+    store = make_store(tmp_path / "s.db", {"sft": [f"s{i}" for i in range(12)], "dpo": [f"d{i}" for i in range(12)]})
+    lefts = []
+    for _ in range(12):
+        pair = handlers.show_pair(store)
+        assert pair.left_model != pair.right_model
+        lefts.append(pair.left_model)
+        assert handlers.show_pair(store).left_id == pair.left_id, "a reload shows the same sides"
+        handlers.choose(store, pair.left_id, pair.right_id, "tie")
+    assert set(lefts) == {"sft", "dpo"}
+
+
+def test_refused_actions_are_warnings(tmp_path):
+    store = make_store(tmp_path / "s.db", {"sft": ["first post", "second post"]})
+    view = handlers.show_next(store)
+    assert not handlers.act(store, "approve", view.id, view.version, view.text).warning
+    again = handlers.act(store, "reject", view.id, view.version, view.text)
+    assert again.warning and "already approved" in again.message

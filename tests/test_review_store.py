@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -56,6 +55,41 @@ def test_a_second_reviewer_is_told_not_overwritten(tmp_path):
     final = tab1.get(seen1.id)
     assert final.status == "approved" and final.labels == [] and final.decided_by == "alice"
     assert [e["kind"] for e in tab1.events(seen1.id)] == ["approve"]
+
+
+def test_a_decided_candidate_is_never_decided_again_even_at_its_current_version(tmp_path):
+    """A reviewer who loaded the candidate after it was approved holds its current version: still refused."""
+    make_store(tmp_path / "s.db", {"sft": ["one post"]}).close()
+    tab1, tab2 = ReviewStore(tmp_path / "s.db"), ReviewStore(tmp_path / "s.db")
+    seen = tab1.next_pending()
+    approved = tab1.decide(seen.id, seen.version, "approved", actor="alice")
+    current = tab2.get(seen.id)
+    assert current.version == approved.version
+    for decision in ("rejected", "approved"):
+        with pytest.raises(Conflict, match="already approved by alice"):
+            tab2.decide(current.id, current.version, decision, actor="bob")
+    final = tab1.get(seen.id)
+    assert final.status == "approved" and final.decided_by == "alice"
+    assert [e["kind"] for e in tab1.events(seen.id)] == ["approve"]
+
+
+@pytest.mark.parametrize("failing", ["approve", "reject", "edit"])
+def test_a_failed_event_write_leaves_the_candidate_undecided(tmp_path, failing):
+    """The decision and its events are one transaction: if an event cannot be written, nothing is decided."""
+    make_store(tmp_path / "s.db", {"sft": ["one post"]}).close()
+    with sqlite3.connect(tmp_path / "s.db") as db:  # the disk fills up exactly when this event is written
+        db.execute(
+            f"CREATE TRIGGER fail BEFORE INSERT ON events WHEN NEW.kind = '{failing}' "
+            "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+    store = ReviewStore(tmp_path / "s.db")
+    c = store.next_pending()
+    decision = "rejected" if failing == "reject" else "approved"
+    with pytest.raises(sqlite3.DatabaseError, match="disk is full"):
+        store.decide(c.id, c.version, decision, text="an edited post", labels=["funny"])
+    again = ReviewStore(tmp_path / "s.db").get(c.id)
+    assert (again.status, again.version, again.final_text, again.labels) == ("pending", c.version, None, [])
+    assert store.events(c.id) == []
 
 
 def test_undo_takes_back_my_latest_decision_only(tmp_path):
@@ -204,5 +238,10 @@ def test_every_confirmed_decision_survives_sigkill(tmp_path):
     assert decided in (len(confirmed), len(confirmed) + 1), (
         "at most the one in flight is extra (committed, unconfirmed)"
     )
-    events = store.events()
-    assert all(json.dumps(e["payload"]) for e in events)
+    for c in store.candidates("approved") + store.candidates("rejected"):  # the one in flight included
+        kinds = [e["kind"] for e in store.events(c.id)]
+        assert kinds.count(DECISION_EVENTS[c.status]) == 1 and kinds[-1] == DECISION_EVENTS[c.status], (c.id, kinds)
+        edits = [e["payload"] for e in store.events(c.id) if e["kind"] == "edit"]
+        assert edits == ([{"from": c.text, "to": c.final_text}] if c.final_text is not None else [])
+    for c in store.candidates("pending"):
+        assert store.events(c.id) == [], "nothing of an unconfirmed, uncommitted decision is left"

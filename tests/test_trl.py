@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -39,7 +40,9 @@ def _train(kind: str, fmt: str, tiny, tmp_path):
                             processing_class=AutoTokenizer.from_pretrained(model))  # fmt: skip
     result = trainer.train()
     assert result.global_step == 2
-    return trainer.evaluate(), result
+    metrics = trainer.evaluate()
+    logged = next(h for h in reversed(trainer.state.log_history) if "eval_loss" in h)  # TRL 0.29 logs its own here
+    return {**logged, **metrics}, result
 
 
 @pytest.mark.parametrize("fmt", ["text", "chat"])
@@ -50,5 +53,10 @@ def test_sft_trainer_takes_the_sft_files_as_they_are(tiny, fmt, tmp_path):
 
 @pytest.mark.parametrize("fmt", ["text", "chat"])
 def test_dpo_trainer_takes_the_dpo_files_as_they_are(tiny, fmt, tmp_path):
-    metrics, _ = _train("dpo", fmt, tiny, tmp_path)
-    assert "eval_rewards/accuracies" in metrics and "eval_rewards/margins" in metrics
+    metrics, result = _train("dpo", fmt, tiny, tmp_path)
+    # The reference is the starting policy, so the loss starts at ln 2 and two small steps barely move it.
+    assert abs(result.training_loss - math.log(2)) < 0.05 and abs(metrics["eval_loss"] - math.log(2)) < 0.05
+    # chosen and rejected really are different posts, each read as a whole
+    assert metrics["eval_logps/chosen"] != metrics["eval_logps/rejected"]
+    assert metrics["eval_logps/chosen"] < -5 and metrics["eval_logps/rejected"] < -5
+    assert 0 <= metrics["eval_rewards/accuracies"] <= 1
