@@ -553,6 +553,9 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from engage.quiet import quiet_libraries
+
+    quiet_libraries()
     parser = make_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
