@@ -11,7 +11,8 @@ from archive_parsers import ArchiveError
 from archive_parsers.x_text import parse_iso_utc
 from engage import __version__
 from engage.durations import parse_duration
-from engage.errors import UserError
+from engage.errors import EXIT_NOTHING_YET, NothingYet, UserError
+from engage.feedback import NEGATIVE_LABELS
 from engage.formats import DEFAULT_LINK_PLACEHOLDER, DEFAULT_PROMPT, FORMATS, LINK_POLICIES
 from engage.pairing import ADJUSTMENTS, MATCH_FIELDS, PairRule
 from engage.review_store import DEFAULT_LABELS
@@ -78,6 +79,12 @@ def _timestamp(text: str) -> datetime:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a date; write ISO 8601 like 2024-11-16 or 2024-11-16T11:33:22Z"
         ) from None
+
+
+def _labels(text: str) -> tuple[str, ...]:
+    if text.strip().lower() in ("", "none"):
+        return ()
+    return tuple(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
 
 
 def _match(text: str) -> tuple[str, ...]:
@@ -219,22 +226,25 @@ def _add_sample(sub) -> None:
     p.add_argument("--followers", type=_count, default=None,
                    help="audience at the archive's end (default about 9,000 for 2,000 posts or more, in proportion "
                         "below: --posts 300 is a small account whose posts mostly get 0-5 likes)")  # fmt: skip
-    p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    p.add_argument("--force", action="store_true", help="overwrite OUT if it is a sample archive engage wrote")
     p.set_defaults(run=_run_sample)
 
 
 def _run_sample(args) -> int:
     import os
 
-    from engage.sample_archive import write_sample_archive
+    from engage.output import temp_file_beside
+    from engage.sample_archive import is_sample_archive, write_sample_archive
 
     if args.posts < 1:
         raise UserError("--posts must be at least 1")
-    if args.out.exists() and not args.force:
-        raise UserError(f"{args.out} already exists; pass --force to overwrite it")
     if args.out.is_dir():
         raise UserError(f"{args.out} is a folder; name the .zip file to write")
-    tmp = args.out.with_name(f".{args.out.name}.partial")
+    if args.out.exists() and not args.force:
+        raise UserError(f"{args.out} already exists; pass --force to overwrite it")
+    if args.out.exists() and args.out.stat().st_size and not is_sample_archive(args.out):
+        raise UserError(f"{args.out} is not a sample archive engage wrote; refusing to replace it, name another file")
+    tmp = temp_file_beside(args.out)
     try:
         write_sample_archive(tmp, posts=args.posts, seed=args.seed, era=args.era, followers=args.followers)
         os.replace(tmp, args.out)
@@ -255,39 +265,28 @@ def _add_tiny_model(sub) -> None:
         "download. Real runs name a hub id or a local path as model_name_or_path instead.",
     )
     p.add_argument("--dataset_dir", "--dataset-dir", type=Path, required=True, help="folder written by build-dataset")
-    p.add_argument("--out", type=Path, required=True, help="folder to write the model to")
+    p.add_argument(
+        "--out", type=Path, required=True, help="folder to write the model to (must not exist unless --force)"
+    )
     p.add_argument("--vocab-size", type=_count, default=512, help="tokenizer vocabulary (default 512)")
     p.add_argument("--hidden-size", type=_count, default=64, help="model width (default 64)")
     p.add_argument("--layers", type=_count, default=2, help="decoder layers (default 2)")
     p.add_argument("--seed", type=_count, default=0, help="weight initialisation seed (default 0)")
-    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.add_argument("--force", action="store_true", help="replace --out if it is a folder engage wrote")
     p.set_defaults(run=_run_tiny_model)
 
 
 def _run_tiny_model(args) -> int:
-    import shutil
+    from engage.tiny_model import write_tiny_model
 
-    from engage.tiny_model import build_tiny_model, dataset_texts
-
-    texts = dataset_texts(args.dataset_dir)
-    if args.out.exists() and not args.force:
-        raise UserError(f"{args.out} already exists; pass --force to replace it")
     if args.vocab_size < 300 or args.hidden_size < 8 or args.hidden_size % 4 or args.layers < 1:
         raise UserError(
             "--vocab-size must be at least 300, --hidden-size a multiple of 4 (8 or more), --layers 1 or more"
         )
-    tmp = args.out.with_name(f".{args.out.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        build_tiny_model(
-            texts, tmp, vocab_size=args.vocab_size, hidden_size=args.hidden_size, layers=args.layers, seed=args.seed
-        )
-        if args.out.exists():
-            shutil.rmtree(args.out)
-        tmp.rename(args.out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(f"engage: wrote a tiny model to {args.out} (tokenizer trained on {len(texts)} texts)", file=sys.stderr)
+    n = write_tiny_model(
+        args.dataset_dir, args.out, args.force, args.vocab_size, args.hidden_size, args.layers, args.seed
+    )
+    print(f"engage: wrote a tiny model to {args.out} (tokenizer trained on {n} texts)", file=sys.stderr)
     return 0
 
 
@@ -420,7 +419,7 @@ def _run_review(args) -> int:
     if args.headless:
         from review_app.handlers import STATS_HEADERS, stats_rows
 
-        with ReviewStore(args.store) as store:
+        with ReviewStore(args.store, readonly=True) as store:
             rows, _, _ = stats_rows(store)
             pending = store.count("pending")
         print(f"{args.store}: {pending} candidates waiting for review")
@@ -473,7 +472,7 @@ def _run_export(args) -> int:
     label = None if args.no_label else args.label_text.strip()
     if label == "":
         raise UserError("--label-text is empty; pass --no-label to leave the label out")
-    with ReviewStore(args.store) as store:
+    with ReviewStore(args.store, readonly=True) as store:
         count = export_approved(store, args.out, label, force=args.force)
     note = "" if label else " without the AI-generated label"
     print(f"engage: wrote {count} approved posts to {args.out}{note}", file=sys.stderr)
@@ -484,17 +483,20 @@ def _add_report(sub) -> None:
     p = sub.add_parser(
         "report",
         help="acceptance per model, and how published posts did",
-        description="Per model label: candidates, decisions, acceptance (approved / decided) with a 95%% Wilson "
-        "interval, the engagement-bait rate, label rates; between two labels the difference with Fisher's exact "
-        "test. With --archive (a newer export): each published post against your own post made closest in time "
+        description="Per model label: candidates, decisions, acceptance (approved / decided) with a 95% Wilson "
+        "interval, the engagement-bait rate, label rates (all over decided candidates); between two labels the "
+        "difference with Fisher's exact test. With --archive (a newer export): each published post against your own post made closest in time "
         "within --window, win rate with an exact sign test. Printed as a table; --out writes report.json and "
-        "report.html too.",
+        "report.html too. With no decision in the store yet it says so and exits 3.",
     )
     p.add_argument("--store", type=Path, required=True, help="review store file")
     p.add_argument(
         "--archive", type=Path, default=None, help="a newer X archive (or post table) holding the published posts"
     )
-    p.add_argument("--out", type=Path, default=None, help="folder for report.json and report.html")
+    p.add_argument(
+        "--out", type=Path, default=None, help="folder for report.json and report.html (must not exist unless --force)"
+    )
+    p.add_argument("--force", action="store_true", help="replace --out if it is a report folder engage wrote")
     p.add_argument(
         "--window",
         type=_duration,
@@ -510,12 +512,13 @@ def _run_report(args) -> int:
     from engage.report import MatchRule, build_report, render_text, write_report
     from engage.review_store import ReviewStore
 
-    with ReviewStore(args.store) as store:
+    with ReviewStore(args.store, readonly=True) as store:
         report = build_report(store, args.archive, MatchRule(window=args.window, min_age=args.min_age))
     sys.stdout.write(render_text(report))
     if args.out:
+        protect = (args.store, *([args.archive] if args.archive else []))
         try:
-            write_report(report, args.out)
+            write_report(report, args.out, args.force, protect)
         except OSError as exc:
             raise UserError(f"cannot write {args.out}: {exc.strerror or exc}") from None
         print(f"engage: wrote {args.out}/report.json and {args.out}/report.html", file=sys.stderr)
@@ -538,6 +541,10 @@ def _add_feedback(sub) -> None:
     p.add_argument(
         "--test-fraction", type=_fraction, default=0.1, help="newest share of decisions kept for test (default 0.1)"
     )
+    p.add_argument("--negative-labels", type=_labels, default=NEGATIVE_LABELS,
+                   help="comma list of labels that make a candidate count as rejected, approved or not: never the "
+                        "chosen side of a pair, KTO label false; none to turn off (default: "
+                        + ", ".join(NEGATIVE_LABELS) + ")")  # fmt: skip
     p.add_argument("--force", action="store_true", help="replace --out if engage wrote it")
     p.set_defaults(run=_run_feedback)
 
@@ -546,13 +553,14 @@ def _run_feedback(args) -> int:
     from engage.feedback import write_feedback
     from engage.review_store import ReviewStore
 
-    with ReviewStore(args.store) as store:
-        stats = write_feedback(store, args.out, args.mix, args.test_fraction, args.force)
+    with ReviewStore(args.store, readonly=True) as store:
+        stats = write_feedback(store, args.out, args.mix, args.test_fraction, args.force, args.negative_labels)
     c, rows = stats["counts"], stats["rows"]
     print(
         f"engage: wrote {args.out}: {rows['dpo/train']} + {rows['dpo/test']} DPO pairs "
         f"({c['approved_over_rejected']} approved over rejected, {c['edit_over_original']} edits, {c['compare']} "
-        f"compare choices{', plus archive pairs' if args.mix else ''}), {rows['kto/train']} + {rows['kto/test']} KTO rows",
+        f"compare choices{', plus archive pairs' if args.mix else ''}), {rows['kto/train']} + {rows['kto/test']} KTO rows"
+        f"; {c['approved_with_negative_label_as_rejected']} approved candidates with a negative label counted as rejected",
         file=sys.stderr,
     )
     return 0
@@ -576,6 +584,9 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from engage.quiet import quiet_libraries
+
+    quiet_libraries()
     parser = make_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
@@ -583,6 +594,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.run(args)
+    except NothingYet as exc:
+        print(f"engage {args.command}: {exc}", file=sys.stderr)
+        return EXIT_NOTHING_YET
     except (UserError, ArchiveError) as exc:
         print(f"engage {args.command}: error: {exc}", file=sys.stderr)
         return 1

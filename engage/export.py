@@ -7,7 +7,8 @@ import json
 import os
 from pathlib import Path
 
-from engage.errors import UserError
+from engage.errors import NothingYet, UserError
+from engage.output import temp_file_beside
 from engage.review_store import ReviewStore
 
 DEFAULT_DISCLOSURE = "(AI-generated)"
@@ -19,15 +20,46 @@ def with_label(text: str, label: str | None) -> str:
     return f"{text}\n\n{label}" if label else text
 
 
+def _is_export(path: Path, fmt: str) -> bool:
+    """Whether ``path`` is empty or a file engage export wrote (its header, or first row's keys, are FIELDS)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            first = fh.readline()
+    except (OSError, UnicodeDecodeError):
+        return False
+    if not first:
+        return True
+    if fmt == "csv":
+        return next(csv.reader([first]), []) == list(FIELDS)
+    try:
+        row = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(row, dict) and tuple(row) == FIELDS
+
+
 def export_approved(store: ReviewStore, out: Path, label: str | None = DEFAULT_DISCLOSURE, force: bool = False) -> int:
-    """Write every approved candidate (its edited text where edited) to ``out``; return how many."""
+    """Write every approved candidate (its edited text where edited) to ``out``; return how many.
+
+    With nothing approved it writes nothing and raises NothingYet."""
     fmt = FORMATS.get(out.suffix.lower())
     if fmt is None:
         raise UserError(f"{out} should end in .csv or .jsonl")
-    if out.exists() and not force:
-        raise UserError(f"{out} already exists; pass --force to replace it")
     if out.is_dir():
         raise UserError(f"{out} is a folder; name the file to write")
+    if out.exists() and out.resolve() == store.path.resolve():
+        raise UserError(f"{out} is the review store itself; name another file")
+    if out.exists() and not force:
+        raise UserError(f"{out} already exists; pass --force to replace it")
+    if out.exists() and not _is_export(out, fmt):
+        raise UserError(f"{out} is not a file engage export wrote; refusing to replace it, name another file")
+    approved = store.candidates("approved")
+    if not approved:
+        pending = store.count("pending")
+        raise NothingYet(
+            f"nothing to export yet: {store.path} holds no approved candidates ({pending} waiting for review); "
+            f"no file written"
+        )
     rows = [
         {
             "id": c.id,
@@ -37,9 +69,9 @@ def export_approved(store: ReviewStore, out: Path, label: str | None = DEFAULT_D
             "edited": c.edited,
             "published_ref": c.published_ref or "",
         }
-        for c in store.candidates("approved")
+        for c in approved
     ]
-    tmp = out.with_name(f".{out.name}.partial")
+    tmp = temp_file_beside(out)
     try:
         with open(tmp, "w", encoding="utf-8", newline="") as fh:
             if fmt == "csv":

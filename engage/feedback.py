@@ -5,6 +5,8 @@
   same prompt and batch; the owner's edit over the text the model wrote; Compare choices.
 - Unpaired rows (``kto/{train,test}.jsonl``: prompt, completion, label) for KTO-style training:
   approved candidates (as approved, edited text where edited) true, rejected ones false.
+A candidate carrying a negative label (default: engagement bait, offensive, factually wrong) counts
+as rejected whatever the decision: it is never the chosen side of a pair and its KTO label is false.
 The newest tenth of each by decision time is the test split, as build-dataset splits by time.
 """
 
@@ -17,11 +19,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from engage import __version__
-from engage.errors import UserError
+from engage.errors import NothingYet, UserError
 from engage.output import staged_folder
 from engage.review_store import ReviewStore
 
 MAX_PAIRS_PER_CANDIDATE = 5
+NEGATIVE_LABELS = ("engagement bait", "offensive", "factually wrong")
 
 
 def _split(rows: list[dict], test_fraction: float) -> tuple[list[dict], list[dict]]:
@@ -30,15 +33,22 @@ def _split(rows: list[dict], test_fraction: float) -> tuple[list[dict], list[dic
     return rows[: len(rows) - n_test], rows[len(rows) - n_test :]
 
 
-def feedback_rows(store: ReviewStore) -> tuple[list[dict], list[dict], dict]:
-    """(DPO pairs, KTO rows, counts) from the store's decisions."""
+def feedback_rows(
+    store: ReviewStore, negative: tuple[str, ...] = NEGATIVE_LABELS
+) -> tuple[list[dict], list[dict], dict]:
+    """(DPO pairs, KTO rows, counts) from the store's decisions; candidates labelled with one of ``negative``
+    count as rejected."""
     everything = store.candidates()
     by_id = {c.id: c for c in everything}
+    bad_label = {c.id for c in everything if set(c.labels) & set(negative)}
+
+    def side(c) -> str:
+        return "rejected" if c.id in bad_label else c.status
+
     decided = [c for status in ("approved", "rejected") for c in everything if c.status == status]
-    comparisons = store.comparisons()
     groups: dict[tuple, dict[str, list]] = defaultdict(lambda: {"approved": [], "rejected": []})
     for c in decided:
-        groups[(c.prompt, c.batch_id)][c.status].append(c)
+        groups[(c.prompt, c.batch_id)][side(c)].append(c)
     pairs, used = [], defaultdict(int)
     for group in groups.values():
         for good, bad in itertools.product(group["approved"], group["rejected"]):
@@ -47,38 +57,43 @@ def feedback_rows(store: ReviewStore) -> tuple[list[dict], list[dict], dict]:
             used[good.id] += 1
             used[bad.id] += 1
             pairs.append(_pair(good.prompt, good.current_text, bad.text, "approved_over_rejected", good, bad))
-    edits = 0
     for c in decided:
-        if c.status == "approved" and c.edited:
-            edits += 1
+        if side(c) == "approved" and c.edited:
             pairs.append(_pair(c.prompt, c.final_text, c.text, "edit_over_original", c, c))
-    ties = 0
-    for cmp in comparisons:
+    ties = negative_choices = 0
+    for cmp in store.comparisons():
         if cmp["choice"] == "tie":
             ties += 1
             continue
         left, right = by_id[cmp["left_id"]], by_id[cmp["right_id"]]
         good, bad = (left, right) if cmp["choice"] == "left" else (right, left)
+        if good.id in bad_label:
+            negative_choices += 1
+            continue
         row = _pair(good.prompt, good.current_text, bad.current_text, "compare", good, bad)
         row["decided_at"] = cmp["at"]
         pairs.append(row)
     kto = [
         {
             "prompt": c.prompt,
-            "completion": c.current_text if c.status == "approved" else c.text,
-            "label": c.status == "approved",
+            "completion": c.current_text if side(c) == "approved" else c.text,
+            "label": side(c) == "approved",
             "candidate_id": c.id,
             "model_label": c.model_label,
             "decided_at": c.decided_at,
         }
         for c in decided
     ]
+    sources = [p["source"] for p in pairs]
     counts = {
         "pairs": len(pairs),
-        "approved_over_rejected": len(pairs) - edits - (len(comparisons) - ties),
-        "edit_over_original": edits,
-        "compare": len(comparisons) - ties,
+        "approved_over_rejected": sources.count("approved_over_rejected"),
+        "edit_over_original": sources.count("edit_over_original"),
+        "compare": sources.count("compare"),
         "compare_ties_left_out": ties,
+        "compare_negative_choice_left_out": negative_choices,
+        "negative_labels": list(negative),
+        "approved_with_negative_label_as_rejected": sum(c.status == "approved" and c.id in bad_label for c in decided),
         "kto_rows": len(kto),
         "kto_approved": sum(r["label"] for r in kto),
     }
@@ -113,11 +128,18 @@ def _archive_pairs(dataset_dir: Path) -> dict[str, list[dict]]:
 
 
 def write_feedback(
-    store: ReviewStore, out: Path, mix: Path | None = None, test_fraction: float = 0.1, force: bool = False
+    store: ReviewStore,
+    out: Path,
+    mix: Path | None = None,
+    test_fraction: float = 0.1,
+    force: bool = False,
+    negative: tuple[str, ...] = NEGATIVE_LABELS,
 ) -> dict:
-    pairs, kto, counts = feedback_rows(store)
+    pairs, kto, counts = feedback_rows(store, negative)
     if not pairs and not kto:
-        raise UserError("the store holds no decisions yet: review some candidates first (engage review)")
+        raise NothingYet(
+            "the store holds no decisions yet: review some candidates first (engage review); nothing written"
+        )
     dpo_train, dpo_test = _split(pairs, test_fraction)
     kto_train, kto_test = _split(kto, test_fraction)
     if mix is not None:
@@ -143,7 +165,7 @@ def write_feedback(
         "counts": counts,
         "rows": {name: len(rows) for name, rows in files.items()},
     }
-    with staged_folder(out, force) as stage:
+    with staged_folder(out, force, protect=[store.path, *([mix] if mix else [])]) as stage:
         for name, rows in files.items():
             path = stage / f"{name}.jsonl"
             path.parent.mkdir(parents=True, exist_ok=True)

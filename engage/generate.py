@@ -98,15 +98,11 @@ def owner_posts(dataset_dir: Path | None) -> list[tuple[str, str]]:
 
 def load_model(source: RunSource, settings: SamplingSettings):
     """The base model (4-bit NF4 on a GPU unless told otherwise) with the adapter, ready to sample."""
-    import warnings
-
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+    hf_logging.disable_progress_bar()  # the command shows its own progress
     cuda = torch.cuda.is_available()
     four_bit = cuda if settings.load_in_4bit is None else settings.load_in_4bit
     kwargs: dict = {}

@@ -13,11 +13,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from engage.errors import NothingYet
+from engage.export import DEFAULT_DISCLOSURE, with_label
 from engage.near_copy import normalise
+from engage.output import staged_folder
 from engage.pairing import PairRule
 from engage.review_store import ReviewStore
 from engage.scoring import LIKE_WEIGHT, MIN_AGE, REPOST_WEIGHT, engagement_scores
-from engage.stats import fisher_exact, n_for_one_proportion, n_for_two_proportions, sign_test, wilson
+from engage.stats import (
+    EXACT_LIMIT,
+    fisher_exact,
+    n_for_one_proportion,
+    n_for_two_proportions,
+    sign_test,
+    wilson,
+)
 
 BAIT_LABEL = "engagement bait"
 
@@ -36,6 +46,8 @@ def _rate(k: int, n: int) -> dict:
 
 
 def acceptance(store: ReviewStore) -> dict:
+    """Per model label: acceptance, bait and label rates, all over the decided candidates (labels of
+    pending ones, e.g. of an undone decision, are not counted); between labels, Fisher's exact test."""
     models = []
     for s in store.stats():
         bait = s.labels.get(BAIT_LABEL, 0)
@@ -56,30 +68,32 @@ def acceptance(store: ReviewStore) -> dict:
         )
     comparisons = []
     for a, b in itertools.combinations(models, 2):
-        p = fisher_exact(a["approved"], a["rejected"], b["approved"], b["rejected"])
         ra, rb = a["acceptance"]["rate"], b["acceptance"]["rate"]
-        entry = {"a": a["model"], "b": b["model"], "difference": None, "fisher_p": p, "needed_per_model": None}
+        entry = {"a": a["model"], "b": b["model"], "difference": None, "fisher_p": None, "needed_per_model": None}
         if ra is not None and rb is not None:
-            entry["difference"] = rb - ra
+            p = fisher_exact(a["approved"], a["rejected"], b["approved"], b["rejected"])
             needed = n_for_two_proportions(ra, rb)
-            entry["needed_per_model"] = needed
-            entry["warning"] = _two_model_warning(a, b, p, needed)
+            entry.update(difference=rb - ra, fisher_p=p, needed_per_model=needed)
+            entry["warning"] = _two_model_warning(a, b, p, ra, rb, needed)
         else:
             entry["warning"] = f"{a['model'] if ra is None else b['model']} has no decisions yet: nothing to compare"
         comparisons.append(entry)
     return {"models": models, "comparisons": comparisons}
 
 
-def _two_model_warning(a: dict, b: dict, p: float, needed: int | None) -> str | None:
+def _two_model_warning(a: dict, b: dict, p: float, ra: float, rb: float, needed: int | None) -> str | None:
     if p < 0.05:
         return None
-    if needed is None:
+    if ra == rb:
         return f"{a['model']} and {b['model']} are accepted at the same rate here; nothing to tell apart"
     have = min(a["decided"], b["decided"])
-    more = f"about {needed} decisions per model ({max(0, needed - have)} more than the smaller has)"
+    if needed is None:
+        more = f"more than {EXACT_LIMIT} decisions per model"
+    else:
+        more = f"about {needed} decisions per model ({max(0, needed - have)} more than the smaller has)"
     return (
-        f"too few decisions to say {a['model']} and {b['model']} differ (exact p = {p:.2f}); detecting a "
-        f"difference this size needs {more}"
+        f"too few decisions to say {a['model']} and {b['model']} differ (exact p = {p:.2f}); for Fisher's exact "
+        f"test to detect a difference this size 80% of the time needs {more}"
     )
 
 
@@ -92,9 +106,9 @@ def performance(store: ReviewStore, archive: Path, rule: MatchRule = MatchRule()
     posts = [p for p in data.posts if not p.dropped]
     as_of = data.generated_at or max((p.created_at for p in posts), default=datetime.now(timezone.utc))
     by_id = {p.id: p for p in posts}
-    by_text: dict[str, object] = {}
-    for p in posts:
-        by_text.setdefault(normalise(p.text), p)
+    by_text: dict[str, list] = {}
+    for p in sorted(posts, key=lambda p: p.created_at):
+        by_text.setdefault(normalise(p.text), []).append(p)
 
     published = [c for c in store.candidates("approved") if c.published_ref]
     matched: dict[str, tuple] = {}
@@ -104,8 +118,7 @@ def performance(store: ReviewStore, archive: Path, rule: MatchRule = MatchRule()
         how = "id"
         if post is None:
             how = "text"
-            want = normalise(c.current_text)
-            post = by_text.get(want) or next((p for t, p in by_text.items() if want and t.startswith(want)), None)
+            post = _posted_text(c, by_text, set(matched))
         if post is None:
             not_found.append(c.id)
         else:
@@ -173,16 +186,43 @@ def performance(store: ReviewStore, archive: Path, rule: MatchRule = MatchRule()
         )
     elif p >= 0.05:
         needed = n_for_one_proportion(wins / judged)
-        more = f"about {needed} judged posts ({max(0, needed - judged)} more)" if needed else "far more posts"
+        if needed:
+            more = f"about {needed} judged posts ({max(0, needed - judged)} more)"
+        else:
+            more = "far more posts" if wins == losses else f"more than {EXACT_LIMIT} judged posts"
         out["warning"] = (
             f"too few published posts to say they do better or worse than your own (exact sign test p = {p:.2f}); "
-            f"a win rate this far from 50% needs {more}"
+            f"for the exact sign test to detect a win rate this far from 50% 80% of the time needs {more}"
         )
     return out
 
 
+def _posted_text(candidate, by_text: dict[str, list], taken: set[str]):
+    """The first post made at or after the candidate was decided whose whole text (case and white space
+    aside) is the candidate's, alone or with the default AI-generated label ``engage export`` adds."""
+    from archive_parsers.x_text import parse_iso_utc
+
+    decided = parse_iso_utc(candidate.decided_at)
+    text = candidate.current_text
+    wanted = {normalise(text), normalise(with_label(text, DEFAULT_DISCLOSURE))}
+    found = [p for key in wanted for p in by_text.get(key, ()) if p.created_at >= decided and p.id not in taken]
+    return min(found, key=lambda p: p.created_at, default=None)
+
+
 def build_report(store: ReviewStore, archive: Path | None = None, rule: MatchRule = MatchRule()) -> dict:
-    report = {"store": str(store.path), "made_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    """The report; NothingYet when no candidate has been decided (there is no rate to give)."""
+    if not any(s.decided for s in store.stats()):
+        pending = store.count("pending")
+        raise NothingYet(
+            f"nothing to report yet: {store.path} holds no decisions ({pending} candidates waiting for review); "
+            "decide some with `engage review`"
+        )
+    report = {
+        "tool": "engage",
+        "made": "engage report",
+        "store": str(store.path),
+        "made_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
     report.update(acceptance(store))
     if archive is not None:
         report["performance"] = performance(store, archive, rule)
@@ -206,8 +246,14 @@ def render_text(report: dict) -> str:
             f"{_pct(m['acceptance']):>22} {_pct(m['bait']):>20}"
         )
     for c in report["comparisons"]:
-        diff = "–" if c["difference"] is None else f"{c['difference']:+.0%}"
-        lines += ["", f"{c['b']} vs {c['a']}: acceptance difference {diff}, Fisher exact p = {c['fisher_p']:.3g}"]
+        if c["difference"] is None:
+            lines += ["", f"{c['b']} vs {c['a']}:"]
+        else:
+            lines += [
+                "",
+                f"{c['b']} vs {c['a']}: acceptance difference {c['difference']:+.0%}, "
+                f"Fisher exact p = {c['fisher_p']:.3g}",
+            ]
         if c.get("warning"):
             lines.append(f"  warning: {c['warning']}")
     perf = report.get("performance")
@@ -298,8 +344,11 @@ def render_html(report: dict) -> str:
         )
     parts.append("</table>")
     for c in report["comparisons"]:
-        diff = "–" if c["difference"] is None else f"{c['difference']:+.0%}"
-        parts.append(f"<p>{esc(c['b'])} vs {esc(c['a'])}: difference {diff}, Fisher exact p = {c['fisher_p']:.3g}</p>")
+        if c["difference"] is not None:
+            parts.append(
+                f"<p>{esc(c['b'])} vs {esc(c['a'])}: difference {c['difference']:+.0%}, "
+                f"Fisher exact p = {c['fisher_p']:.3g}</p>"
+            )
         if c.get("warning"):
             parts.append(f"<p class='warn'>{esc(c['warning'])}</p>")
     labels = sorted({name for m in report["models"] for name in m["labels"]})
@@ -327,7 +376,9 @@ def render_html(report: dict) -> str:
     return "\n".join(parts)
 
 
-def write_report(report: dict, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    (out / "report.html").write_text(render_html(report), encoding="utf-8")
+def write_report(report: dict, out: Path, force: bool = False, protect: tuple[Path, ...] = ()) -> None:
+    """report.json and report.html in a new folder ``out`` (replacing one engage wrote only with ``force``),
+    never holding or replacing ``protect`` (the store, the archive)."""
+    with staged_folder(out, force, protect=protect) as stage:
+        (stage / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        (stage / "report.html").write_text(render_html(report), encoding="utf-8")

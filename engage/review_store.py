@@ -199,23 +199,40 @@ def _candidate(row: tuple) -> Candidate:
 
 
 class ReviewStore:
-    """One SQLite review store. Opening it creates it (with ``create``) or migrates it to this version."""
+    """One SQLite review store.
 
-    def __init__(self, path: str | Path, create: bool = False):
+    Opening it for writing creates it (with ``create``) or migrates it to this version;
+    ``readonly`` opens it as SQLite ``mode=ro`` for commands that only read: such an open never
+    creates, migrates or changes the file, and refuses one that is not a store of this version.
+    """
+
+    def __init__(self, path: str | Path, create: bool = False, readonly: bool = False):
         self.path = Path(path)
-        if not self.path.exists() and not create:
+        self.readonly, self.create = readonly, create and not readonly
+        if not self.path.exists() and (readonly or not create):
             raise UserError(f"{self.path} does not exist; make it with `engage generate --store {self.path}`")
         if self.path.is_dir():
             raise UserError(f"{self.path} is a folder; name the review store file (e.g. engage.db)")
+        if readonly and self.path.stat().st_size == 0:
+            raise UserError(f"{self.path} is empty, not a review store; name the file `engage generate` wrote")
         try:
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            if readonly:
+                uri = f"{self.path.resolve().as_uri()}?mode=ro"
+                self._db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
+            else:
+                self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA busy_timeout = 30000")
             self._check_and_migrate()
-            self._db.execute("PRAGMA journal_mode = WAL")
-            # FULL: a decision the caller was told about survives a crash or power loss, not only a kill.
-            self._db.execute("PRAGMA synchronous = FULL")
-            self._db.execute("PRAGMA foreign_keys = ON")
-        except sqlite3.DatabaseError as exc:
+            if not readonly:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                # FULL: a decision the caller was told about survives a crash or power loss, not only a kill.
+                self._db.execute("PRAGMA synchronous = FULL")
+                self._db.execute("PRAGMA foreign_keys = ON")
+        except (sqlite3.DatabaseError, UserError) as exc:
+            if hasattr(self, "_db"):
+                self._db.close()
+            if isinstance(exc, UserError):
+                raise
             raise UserError(f"{self.path} is not a review store engage can open ({exc})") from None
 
     def close(self) -> None:
@@ -239,6 +256,12 @@ class ReviewStore:
             raise UserError(
                 f"{self.path} was written by a newer engage (store schema {version}, this one knows "
                 f"{SCHEMA_VERSION}); upgrade engage"
+            )
+        if not version and not self.create:
+            raise UserError(f"{self.path} is not an engage review store; name the file `engage generate` wrote")
+        if self.readonly and version < SCHEMA_VERSION:
+            raise UserError(
+                f"{self.path} has an older store schema ({version}); open it once with `engage review` to upgrade it"
             )
         for target in range(version + 1, SCHEMA_VERSION + 1):
             with self._transaction() as db:
@@ -355,7 +378,11 @@ class ReviewStore:
         return [dict(zip(keys, r)) for r in self._db.execute(f"SELECT {', '.join(keys)} FROM comparisons ORDER BY id")]
 
     def stats(self) -> list[LabelStats]:
-        """Per model label: how many candidates, how many approved, rejected, edited, published, label counts."""
+        """Per model label: how many candidates, how many approved, rejected, edited, published, and label counts.
+
+        Labels are counted on decided candidates only, the population every rate divides by: a
+        pending candidate's labels (given before a decision, or left by an undone one) count once
+        it is decided again."""
         out: dict[str, LabelStats] = {}
         rows = self._db.execute(
             "SELECT model_label, status, final_text IS NOT NULL AND final_text != text, "
@@ -368,7 +395,7 @@ class ReviewStore:
             s.rejected += status == "rejected"
             s.edited += bool(edited)
             s.published += bool(published)
-            for name in json.loads(labels):
+            for name in json.loads(labels) if status != "pending" else ():
                 s.labels[name] = s.labels.get(name, 0) + 1
         return [out[k] for k in sorted(out)]
 

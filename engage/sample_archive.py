@@ -420,6 +420,18 @@ def _js(global_name: str, items, ensure_ascii: bool) -> bytes:
     return f"window.{global_name} = {body}".encode()
 
 
+SAMPLE_MARK = b"engage sample-archive: synthetic posts, not a real X archive"
+
+
+def is_sample_archive(path: Path) -> bool:
+    """Whether ``path`` is a zip ``engage sample-archive`` wrote (its comment says so), so --force may replace it."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return zf.comment == SAMPLE_MARK
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
 def write_sample_archive(
     out: Path, posts: int = 2000, seed: int = 0, era: str = "2024", folder: bool = False,
     posts_per_part: int | None = None, handle: str = "sample_owner", followers: float | None = None,
@@ -522,6 +534,7 @@ def write_sample_archive(
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+            zf.comment = SAMPLE_MARK
             for name, blob in files.items():
                 zf.writestr(
                     zipfile.ZipInfo(name, date_time=(2024, 11, 16, 11, 33, 22)),

@@ -80,6 +80,40 @@ def build_tiny_model(
     )
 
 
+def write_tiny_model(
+    dataset_dir: Path,
+    out: Path,
+    force: bool = False,
+    vocab_size: int = 512,
+    hidden_size: int = 64,
+    layers: int = 2,
+    seed: int = 0,
+) -> int:
+    """``engage tiny-model``: the tiny model built on a dataset folder's text, written to ``out`` whole or not at
+    all, with a stats.json that marks the folder as engage's (so --force replaces only a folder engage wrote).
+    Returns how many texts the tokenizer was trained on."""
+    import json
+    from datetime import datetime, timezone
+
+    from engage import __version__
+    from engage.output import staged_folder
+
+    texts = dataset_texts(dataset_dir)
+    stats = {
+        "tool": "engage",
+        "version": __version__,
+        "made": "engage tiny-model",
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "dataset_dir": str(Path(dataset_dir).resolve()),
+        "texts": len(texts),
+        "settings": {"vocab_size": vocab_size, "hidden_size": hidden_size, "layers": layers, "seed": seed},
+    }
+    with staged_folder(out, force, protect=Path(dataset_dir)) as stage:
+        build_tiny_model(texts, stage, vocab_size=vocab_size, hidden_size=hidden_size, layers=layers, seed=seed)
+        (stage / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+    return len(texts)
+
+
 def save_random_mistral(out: Path, tokenizer, dtype=None, device: str = "cpu", **config) -> Path:
     """A Mistral-architecture model with random weights, made in ``dtype`` on ``device`` and saved with
     ``tokenizer`` (whose special tokens it uses) to ``out`` like a hub model. ``config``: MistralConfig

@@ -336,6 +336,7 @@ def run_dpo(data_args: DPODataArguments, training_args, model_args) -> dict:
     from transformers import AutoTokenizer
 
     from engage.dpo_batches import LengthGroupedDPOTrainer
+    from engage.dpo_reference import match_reference_dtype
 
     dataset = load_splits(data_args.dataset_dir, "dpo")
     check_4bit(model_args)
@@ -350,6 +351,7 @@ def run_dpo(data_args: DPODataArguments, training_args, model_args) -> dict:
         eval_dataset=dataset.get("test"),
         processing_class=tokenizer,
     )
+    match_reference_dtype(trainer.model)
     prepare_s = time.perf_counter() - started  # tokenizing, and the reference log-probs when precomputed
     output, metrics, resume = _train_and_evaluate(trainer, training_args.output_dir, evaluate="test" in dataset)
     info = train_info(trainer, output, data_args.dataset_dir, resume, data_args.sft_adapter)

@@ -11,7 +11,10 @@ last checkpoint when launched again with the same output_dir.
 
 import sys
 
-from engage.training import run_recipe
+from engage.quiet import quiet_libraries
 
 if __name__ == "__main__":
+    quiet_libraries()  # before the libraries load: some speak while loading
+    from engage.training import run_recipe
+
     sys.exit(run_recipe("sft"))

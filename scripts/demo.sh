@@ -26,10 +26,10 @@ engage sample-archive "$DEMO/sample-archive.zip" --posts 3000 --seed 0 --force
 engage build-dataset "$DEMO/sample-archive.zip" --out "$DEMO/data" --force
 engage tiny-model --dataset_dir "$DEMO/data" --out "$DEMO/models/tiny" --force
 rm -rf "$DEMO/runs"
-accelerate launch --config_file recipes/accelerate/cpu.yaml recipes/sft.py --config recipes/tiny/sft.yaml \
+accelerate launch -q --config_file recipes/accelerate/cpu.yaml recipes/sft.py --config recipes/tiny/sft.yaml \
   --model_name_or_path "$DEMO/models/tiny" --dataset_dir "$DEMO/data" --output_dir "$DEMO/runs/sft" \
   --eval_strategy epoch --disable_tqdm true
-accelerate launch --config_file recipes/accelerate/cpu.yaml recipes/dpo.py --config recipes/tiny/dpo.yaml \
+accelerate launch -q --config_file recipes/accelerate/cpu.yaml recipes/dpo.py --config recipes/tiny/dpo.yaml \
   --model_name_or_path "$DEMO/models/tiny" --dataset_dir "$DEMO/data" --sft_adapter "$DEMO/runs/sft" \
   --output_dir "$DEMO/runs/dpo" --eval_strategy epoch --disable_tqdm true
 rm -f "$DEMO/engage.db" "$DEMO/engage.db-wal" "$DEMO/engage.db-shm"

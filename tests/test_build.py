@@ -161,7 +161,7 @@ def test_force_never_replaces_a_folder_engage_did_not_write(sample_2024, tmp_pat
     precious = tmp_path / "home"
     precious.mkdir()
     (precious / "thesis.tex").write_text("years of work")
-    with pytest.raises(UserError, match="not a dataset folder"):
+    with pytest.raises(UserError, match="not a folder engage wrote"):
         build_dataset(sample_2024[0], precious, BuildSettings(), force=True)
     assert (precious / "thesis.tex").read_text() == "years of work"
 

@@ -212,3 +212,162 @@ def test_ctrl_c_mid_build_says_one_line_and_leaves_nothing(sample_2024, tmp_path
     assert proc.returncode == 130
     assert "Traceback" not in proc.stderr and proc.stderr.strip().endswith("nothing was left half-written")
     assert list(tmp_path.iterdir()) == []
+
+
+# --out / --force of every command: replace only what engage wrote, never an input; read-only commands
+# never create, migrate or change a store.
+
+
+@pytest.fixture(scope="module")
+def small_dataset(tmp_path_factory):
+    from engage.build import BuildSettings, build_dataset
+    from engage.sample_archive import write_sample_archive
+
+    base = tmp_path_factory.mktemp("small")
+    write_sample_archive(base / "a.zip", posts=400, seed=5)
+    build_dataset(base / "a.zip", base / "data", BuildSettings())
+    return base / "data"
+
+
+def tree(folder: Path) -> dict:
+    """Every file's bytes (SQLite's -wal/-shm side files aside: a reader may leave them, they hold no change)."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.endswith(("-wal", "-shm"))
+    }
+
+
+def test_tiny_model_force_replaces_only_a_model_folder_engage_wrote(small_dataset, tmp_path):
+    mine = tmp_path / "models"
+    (mine / "notes").mkdir(parents=True)
+    (mine / "notes" / "thesis.txt").write_text("four years of work")
+    before = tree(mine)
+    proc = run_engage("tiny-model", "--dataset_dir", small_dataset, "--out", mine, "--force")
+    assert_one_line_error(proc, "not a folder engage wrote")
+    assert tree(mine) == before
+
+    data_before = tree(small_dataset)
+    proc = run_engage("tiny-model", "--dataset_dir", small_dataset, "--out", small_dataset, "--force")
+    assert_one_line_error(proc, "an input")
+    assert tree(small_dataset) == data_before
+
+    model = tmp_path / "tiny"
+    for extra in ((), ("--force", "--seed", "1")):
+        proc = run_engage("tiny-model", "--dataset_dir", small_dataset, "--out", model, *extra)
+        assert proc.returncode == 0, proc.stderr
+        stats = json.loads((model / "stats.json").read_text())
+        assert stats["tool"] == "engage" and stats["made"] == "engage tiny-model"
+        assert (model / "config.json").is_file() and (model / "model.safetensors").is_file()
+    assert stats["settings"]["seed"] == 1
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no staging folder left"
+
+
+def test_sample_archive_force_replaces_only_a_sample_archive(tmp_path):
+    real = tmp_path / "twitter-2024.zip"
+    real.write_bytes(b"PK\x05\x06" + b"\x00" * 18)  # any zip of the owner's (here an empty one)
+    proc = run_engage("sample-archive", real, "--posts", 50, "--force")
+    assert_one_line_error(proc, "not a sample archive engage wrote")
+    assert real.read_bytes() == b"PK\x05\x06" + b"\x00" * 18
+    sample = tmp_path / "sample.zip"
+    assert run_engage("sample-archive", sample, "--posts", 50).returncode == 0
+    again = run_engage("sample-archive", sample, "--posts", 60, "--seed", 2, "--force")
+    assert again.returncode == 0, again.stderr
+    assert {p.name for p in tmp_path.iterdir()} == {"twitter-2024.zip", "sample.zip"}, "no partial file left"
+
+
+def decided_store(path: Path) -> Path:
+    from review_fixtures import make_store
+
+    store = make_store(path, {"sft-v1": ["one", "two"], "dpo-v1": ["three"]})
+    for c in store.candidates():
+        store.decide(c.id, c.version, "approved" if c.text != "two" else "rejected")
+    store.close()
+    return path
+
+
+def test_feedback_and_report_never_replace_their_inputs(small_dataset, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(small_dataset, data)
+    store = decided_store(data / "engage.db")  # a store kept inside the dataset folder
+    other = decided_store(tmp_path / "other.db")
+    before = tree(data)
+    for args in (
+        ("feedback", "--store", store, "--out", data, "--force"),
+        ("feedback", "--store", other, "--out", data, "--mix", data, "--force"),
+        ("report", "--store", store, "--out", data, "--force"),
+    ):
+        proc = run_engage(*args)
+        assert_one_line_error(proc, "an input", quiet=args[0] == "feedback")
+        assert tree(data) == before
+
+
+def test_report_out_is_a_new_folder_or_one_engage_wrote(tmp_path):
+    store = decided_store(tmp_path / "s.db")
+    mine = tmp_path / "site"
+    mine.mkdir()
+    (mine / "report.html").write_text("my own page")
+    for extra in ((), ("--force",)):
+        proc = run_engage("report", "--store", store, "--out", mine, *extra)
+        assert proc.returncode == 1 and (mine / "report.html").read_text() == "my own page", proc.stderr
+    out = tmp_path / "report"
+    assert run_engage("report", "--store", store, "--out", out).returncode == 0
+    assert run_engage("report", "--store", store, "--out", out).returncode == 1, "exists: --force to replace"
+    assert run_engage("report", "--store", store, "--out", out, "--force").returncode == 0
+    assert json.loads((out / "report.json").read_text())["tool"] == "engage"
+
+
+READ_ONLY = (
+    ("report",),
+    ("export", "--out", "{tmp}/x.csv"),
+    ("feedback", "--out", "{tmp}/fb"),
+    ("review", "--headless"),
+)
+
+
+@pytest.mark.parametrize("command", READ_ONLY, ids=lambda c: c[0])
+def test_read_only_commands_never_create_or_change_a_store(command, tmp_path):
+    import hashlib
+    import sqlite3
+
+    args = [a.format(tmp=tmp_path) for a in command]
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    other = tmp_path / "other.db"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE notes (body TEXT)")
+    db.execute("INSERT INTO notes VALUES ('mine')")
+    db.commit()
+    db.close()
+    text = tmp_path / "notes.db"
+    text.write_text("not a database at all, just my notes\n" * 100)
+    for path, needle in ((empty, "is empty"), (other, "not an engage review store"), (text, "not a review store")):
+        before = path.read_bytes()
+        proc = run_engage(args[0], "--store", path, *args[1:])
+        assert_one_line_error(proc, needle)
+        assert path.read_bytes() == before, f"{args[0]} changed {path.name}"
+    assert not (tmp_path / "x.csv").exists() and not (tmp_path / "fb").exists()
+    missing = tmp_path / "missing.db"
+    assert_one_line_error(run_engage(args[0], "--store", missing, *args[1:]), "does not exist")
+    assert not missing.exists()
+
+    store = decided_store(tmp_path / "s.db")
+    digest = hashlib.sha256(store.read_bytes()).hexdigest()
+    proc = run_engage(args[0], "--store", store, *args[1:])
+    assert proc.returncode == 0, proc.stderr
+    assert hashlib.sha256(store.read_bytes()).hexdigest() == digest
+
+
+def test_the_review_app_refuses_a_file_that_is_not_a_store(tmp_path):
+    from engage.errors import UserError
+    from engage.review_store import ReviewStore
+
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    with pytest.raises(UserError, match="not an engage review store"):
+        ReviewStore(empty)  # as engage review opens it: read-write, but no create
+    assert empty.read_bytes() == b""
+    ReviewStore(empty, create=True).close()  # engage generate may start a store in an empty file
+    assert ReviewStore(empty, readonly=True).count() == 0

@@ -53,7 +53,9 @@ def test_near_copy_threshold_flags_candidates(tiny_adapter, tmp_path):
     store = tmp_path / "engage.db"
     proc = run_engage("generate", "--adapter", adapter, "--dataset_dir", data, "--n", 3, "--max-new-tokens", 8,
                       "--copy-threshold", 0, "--store", store, "--quiet")  # fmt: skip
-    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    # --quiet: none of engage's own progress (libraries' messages are theirs, not checked here)
+    assert not [line for line in proc.stderr.splitlines() if line.startswith("engage") or "generating" in line]
     with ReviewStore(store) as s:
         assert all(c.flags["near_copy"] for c in s.candidates())
         assert {c.model_label for c in s.candidates()} == {"adapter"}, "label defaults to the adapter folder name"
