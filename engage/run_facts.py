@@ -44,14 +44,18 @@ def eval_tokens(dataset) -> int | None:
     return None
 
 
-def train_info(trainer, output, dataset_dir: str, resumed_from: str | None, started_from: str | None) -> dict:
+def train_info(
+    trainer, output, dataset_dir: str, resumed_from: str | None, started_from: str | None, tokens_before: int = 0
+) -> dict:
+    """``tokens_before``: :func:`tokens_at` the resumed checkpoint, read before training (the run's own
+    checkpoints may replace it)."""
     import resource
 
     import torch
 
     model = trainer.accelerator.unwrap_model(trainer.model)
     total = trainer.state.num_input_tokens_seen or 0
-    this_run = total - tokens_at(resumed_from)  # train_runtime covers only this run, not the resumed part
+    this_run = total - tokens_before  # train_runtime covers only this run, not the resumed part
     runtime = output.metrics.get("train_runtime")
     cuda = torch.cuda.is_available()
     return {

@@ -26,7 +26,7 @@ from engage.qlora import (
     load_base_model,
     resolve_local_model,
 )
-from engage.run_facts import train_info
+from engage.run_facts import tokens_at, train_info
 
 
 @dataclass
@@ -218,6 +218,7 @@ def run_sft(data_args: SFTDataArguments, training_args, model_args) -> dict:
     count_real_tokens(training_args)
     resolve_local_model(model_args)
     resume = resume_point(training_args)
+    tokens_before = tokens_at(resume)  # read now: the run's own checkpoints may replace that one
     tokenizer = AutoTokenizer.from_pretrained(model_args.model_name_or_path, revision=model_args.model_revision)
     check_chat_template(dataset, tokenizer, model_args.model_name_or_path)
     model = load_base_model(model_args, training_args)
@@ -236,7 +237,7 @@ def run_sft(data_args: SFTDataArguments, training_args, model_args) -> dict:
     output, metrics = _train_and_evaluate(trainer, resume, evaluate="test" in dataset)
     # eval_num_tokens is not the test split's size: TRL reports its running training-token counter there.
     metrics = {k: v for k, v in metrics.items() if k in ("eval_loss", "eval_mean_token_accuracy")}
-    info = train_info(trainer, output, data_args.dataset_dir, resume, None)
+    info = train_info(trainer, output, data_args.dataset_dir, resume, None, tokens_before)
     card = model_card("sft", model_args, training_args, data_args.dataset_dir, metrics, info)
     save_outputs(trainer, card, output, metrics, info, model_args.model_name_or_path)
     end(trainer)
@@ -276,6 +277,7 @@ def run_dpo(data_args: DPODataArguments, training_args, model_args) -> dict:
     count_real_tokens(training_args)
     resolve_local_model(model_args)
     resume = resume_point(training_args)
+    tokens_before = tokens_at(resume)  # read now: the run's own checkpoints may replace that one
     adapter = sft_adapter_folder(data_args.sft_adapter)
     tokenizer = AutoTokenizer.from_pretrained(adapter)
     check_chat_template(dataset, tokenizer, model_args.model_name_or_path)
@@ -292,7 +294,7 @@ def run_dpo(data_args: DPODataArguments, training_args, model_args) -> dict:
     keep_trainable_weights_fp32(trainer, snapshot)
     prepare_s = time.perf_counter() - started  # tokenizing, and the reference log-probs when precomputed
     output, metrics = _train_and_evaluate(trainer, resume, evaluate="test" in dataset)
-    info = train_info(trainer, output, data_args.dataset_dir, resume, data_args.sft_adapter)
+    info = train_info(trainer, output, data_args.dataset_dir, resume, data_args.sft_adapter, tokens_before)
     info["prepare_s"] = prepare_s
     keep = (
         "eval_loss",
