@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 from random_mistral import MISTRAL_7B, build_random_mistral  # beside this script
+from rows import RunFailed, measure_all, require_cuda
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -71,16 +72,46 @@ def build_data(work: Path, posts: int, pairs: int) -> Path:
     return cut
 
 
-def launch(kind: str, config: Path, accelerate: str, extra: list[str]) -> dict:
+def launch(kind: str, config: Path, accelerate: str, extra: list[str], timeout: float | None = None) -> dict:
     out = Path(extra[extra.index("--output_dir") + 1])
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(REPO / "recipes" / "accelerate" / accelerate),
            str(REPO / "recipes" / f"{kind}.py"), "--config", str(config), "--eval_strategy", "no", *extra]  # fmt: skip
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        raise RunFailed(f"{kind} run passed --timeout {timeout:.0f} s") from None
     wall = time.perf_counter() - start
     if proc.returncode != 0:
-        sys.exit(f"{kind} run failed:\n{proc.stderr[-4000:]}")
+        raise RunFailed(f"{kind} run failed: {proc.stderr[-2000:]}")
     return json.loads((out / "train_info.json").read_text()) | {"wall_s": wall}
+
+
+HEADER = (
+    f"{'setting':8s} {'recipe':6s} {'steps':>6s} {'tokens':>9s} {'prep s':>7s} {'loop s':>7s} {'tokens/s':>9s} "
+    f"{'wall s':>7s} {'peak GiB':>9s} {'reserved':>9s}"
+)
+
+
+def speed(row: dict) -> float:
+    """Non-padding tokens this run trained on, over DPO's preparation plus the training loop."""
+    tokens = row.get("input_tokens_this_run") or row.get("input_tokens_seen") or 0
+    return tokens / ((row.get("prepare_s") or 0.0) + row["train_runtime_s"])
+
+
+def row_line(row: dict) -> str:
+    if "error" in row:
+        return f"{row['setting']:8s} {row['kind']:6s} FAILED: {row['error'].strip().splitlines()[-1][:160]}"
+    tokens = row.get("input_tokens_this_run") or row.get("input_tokens_seen") or 0
+    gpu = row.get("peak_gpu_memory_bytes")
+    peak = f"{(gpu or row['peak_rss_bytes']) / 2**30:9.2f}"
+    reserved = f"{row['peak_gpu_reserved_bytes'] / 2**30:9.2f}" if row.get("peak_gpu_reserved_bytes") else f"{'-':>9s}"
+    return (
+        f"{row['setting']:8s} {row['kind']:6s} {row['global_step']:6d} {tokens:9d} {row.get('prepare_s') or 0.0:7.1f} "
+        f"{row['train_runtime_s']:7.1f} {speed(row):9.0f} {row['wall_s']:7.1f} {peak} {reserved} ({'GPU' if gpu else 'RSS'})"
+    )
 
 
 def padding_table(data: Path, model: Path, settings: dict[str, tuple[int, str, int]]) -> list[str]:
@@ -141,7 +172,14 @@ def main() -> int:
         "--recipes", default="sft,dpo", help="which recipes to time: sft, dpo, both, or none (padding only)"
     )
     ap.add_argument("--work", type=Path, default=None, help="keep models and runs here (default: a temporary folder)")
+    ap.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results" / "train.jsonl",
+                    help="append each row here as soon as it is measured (JSON lines)")  # fmt: skip
+    ap.add_argument(
+        "--timeout", type=float, default=None, help="seconds one recipe run may take; then it is a failed row"
+    )
     args = ap.parse_args()
+    if args.gpu:
+        require_cuda("benchmarks/train.py")  # before any data or model is prepared
     settings = [s for s in args.settings.split(",") if s]
     recipes = [r for r in args.recipes.split(",") if r and r != "none"]
     if not set(settings) <= {"ours", "stock"} or not set(recipes) <= {"sft", "dpo"}:
@@ -170,43 +208,7 @@ def main() -> int:
         common = ["--model_name_or_path", str(model), "--dataset_dir", str(data)]
         if not args.gpu and configs.name == "mistral-7b":
             common += ["--use_cpu", "true", "--bf16", "false", "--dtype", "float32"]
-        sft_start = work / "sft-start"  # the SFT adapter both DPO runs continue from
-        if "dpo" in recipes and not (sft_start / "adapter_config.json").exists():
-            launch(
-                "sft", configs / "sft.yaml", accelerate, [*common, "--output_dir", str(sft_start), "--max_steps", "2"]
-            )
-        rows = []
-        for setting in settings:
-            for kind in recipes:
-                out = work / f"{setting}-{kind}"
-                extra = [*common, "--output_dir", str(out), *(STOCK[kind] if setting == "stock" else [])]
-                if kind == "sft":
-                    info = launch("sft", configs / "sft.yaml", accelerate, [*extra, "--max_steps", str(args.sft_steps)])
-                else:
-                    info = launch("dpo", configs / "dpo.yaml", accelerate, [*extra, "--sft_adapter", str(sft_start)])
-                rows.append((setting, kind, info))
-
-        if rows:
-            print(f"model {model}, device {'GPU' if args.gpu else 'CPU'}; SFT {args.sft_steps} steps, "
-                  f"DPO one epoch on {args.pairs} pairs")  # fmt: skip
-            print(
-                "tokens: non-padding tokens trained on; prep s: DPO's tokenizing (and reference log-probs if precomputed);"
-            )
-            print(
-                "loop s: the training loop; wall s: the whole launch (start-up, 4-bit loading, the test split's eval)"
-            )
-            print(f"{'setting':8s} {'recipe':6s} {'steps':>6s} {'tokens':>9s} {'prep s':>7s} {'loop s':>7s} {'tokens/s':>9s} {'wall s':>7s} {'peak GiB':>9s}")  # fmt: skip
-        speed = {}
-        for setting, kind, info in rows:
-            tokens, loop, prep = info["input_tokens_seen"] or 0, info["train_runtime_s"], info.get("prepare_s") or 0.0
-            peak, what = (info["peak_gpu_memory_bytes"], "GPU") if info["peak_gpu_memory_bytes"] else (info["peak_rss_bytes"], "RSS")  # fmt: skip
-            speed[(setting, kind)] = tokens / (prep + loop)
-            print(f"{setting:8s} {kind:6s} {info['global_step']:6d} {tokens:9d} {prep:7.1f} {loop:7.1f} "
-                  f"{speed[(setting, kind)]:9.0f} {info['wall_s']:7.1f} {peak / 2**30:9.2f} ({what})")  # fmt: skip
-        for kind in recipes:
-            if ("ours", kind) in speed and ("stock", kind) in speed:
-                print(f"{kind}: ours / stock tokens/s = {speed[('ours', kind)] / speed[('stock', kind)]:.2f}x")
-        if "dpo" in recipes or not recipes:
+        if "dpo" in recipes or not recipes:  # device-independent and quick: shown before any run
             import yaml
 
             cfg = yaml.safe_load((configs / "dpo.yaml").read_text(encoding="utf-8"))
@@ -216,7 +218,51 @@ def main() -> int:
                 "ours": (cfg["per_device_train_batch_size"], cfg.get("train_sampling_strategy", "random"), cfg["max_length"]),
                 "stock": (int(stock["--per_device_train_batch_size"]), stock["--train_sampling_strategy"], int(stock["--max_length"])),
             })  # fmt: skip
-            print("\n".join("  " + line for line in table))
+            print("\n".join("  " + line for line in table), flush=True)
+        if not recipes:
+            return 0
+        print(f"model {model}, device {'GPU' if args.gpu else 'CPU'}; SFT {args.sft_steps} steps, "
+              f"DPO one epoch on {args.pairs} pairs; each row is appended to {args.results} when measured")  # fmt: skip
+        print(
+            "tokens: non-padding tokens trained on; prep s: DPO's tokenizing (and reference log-probs if precomputed);"
+        )
+        print("loop s: the training loop; wall s: the whole launch (start-up, 4-bit loading, the test split's eval);")
+        print("peak GiB: GPU memory allocated (RSS on a CPU); reserved: what the CUDA caching allocator held")
+        print(HEADER, flush=True)
+        sft_start = work / "sft-start"  # the SFT adapter both DPO runs continue from
+        start_failed = None
+        if "dpo" in recipes and not (sft_start / "adapter_config.json").exists():
+            try:
+                launch("sft", configs / "sft.yaml", accelerate,
+                       [*common, "--output_dir", str(sft_start), "--max_steps", "2"], args.timeout)  # fmt: skip
+            except RunFailed as exc:
+                start_failed = RunFailed(f"the SFT adapter DPO starts from could not be trained: {exc}")
+
+        def measure(item: dict) -> dict:
+            setting, kind = item["setting"], item["kind"]
+            extra = [
+                *common,
+                "--output_dir",
+                str(work / f"{setting}-{kind}"),
+                *(STOCK[kind] if setting == "stock" else []),
+            ]
+            if kind == "sft":
+                return launch(
+                    "sft", configs / "sft.yaml", accelerate, [*extra, "--max_steps", str(args.sft_steps)], args.timeout
+                )
+            if start_failed is not None:
+                raise start_failed
+            return launch("dpo", configs / "dpo.yaml", accelerate, [*extra, "--sft_adapter", str(sft_start)], args.timeout)  # fmt: skip
+
+        plan = [{"setting": setting, "kind": kind, "model": str(args.model), "gpu": args.gpu, "pairs": args.pairs}
+                for setting in settings for kind in recipes]  # fmt: skip
+        rows = measure_all(plan, measure, args.results, show=lambda row: print(row_line(row), flush=True))
+        done = {(r["setting"], r["kind"]): speed(r) for r in rows if "error" not in r}
+        for kind in recipes:
+            if ("ours", kind) in done and ("stock", kind) in done:
+                print(f"{kind}: ours / stock tokens/s = {done[('ours', kind)] / done[('stock', kind)]:.2f}x")
+        if any("error" in r for r in rows):
+            return 1
     return 0
 
 

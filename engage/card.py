@@ -73,6 +73,8 @@ def _advice(c: dict, advice: dict) -> list[str]:
         _table(rows, ("setting", "SFT train", "SFT test", "DPO train", "DPO test")),
         "",
     ]
+
+
 def front_matter(counts: dict) -> list[str]:
     """The card's YAML header: one ``datasets`` config per dataset, so ``load_dataset(DIR, "sft")`` and
     ``load_dataset(DIR, "dpo")`` each load their own files with their train/test splits (and the Hub's viewer

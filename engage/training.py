@@ -17,6 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engage.errors import UserError
+from engage.model_card import model_card
+from engage.qlora import (
+    adapter_snapshot,
+    check_chat_template,
+    check_fsdp_qlora,
+    keep_trainable_weights_fp32,
+    load_base_model,
+    match_reference_dtype,
+    resolve_local_model,
+)
+from engage.run_facts import tokens_at, train_info
 
 
 @dataclass
@@ -94,16 +105,6 @@ def count_real_tokens(training_args) -> None:
         training_args.include_num_input_tokens_seen = "non_padding"
 
 
-def model_init_kwargs(model_args, training_args) -> dict:
-    kwargs = dict(
-        revision=model_args.model_revision,
-        attn_implementation=model_args.attn_implementation,
-        dtype=model_args.dtype,
-    )
-    kwargs.update(training_args.model_init_kwargs or {})
-    return kwargs
-
-
 def last_checkpoint(output_dir: str) -> str | None:
     """The newest checkpoint-N in ``output_dir`` that holds trainer state, for resuming a killed run."""
     from transformers.trainer_utils import get_last_checkpoint
@@ -113,149 +114,26 @@ def last_checkpoint(output_dir: str) -> str | None:
     return get_last_checkpoint(output_dir)
 
 
-def train_info(trainer, output, dataset_dir: str, resumed_from: str | None, started_from: str | None) -> dict:
-    """Facts about the run as it happened (not as configured), for the card, checks and benchmarks."""
-    import resource
-
-    import torch
-
-    model = trainer.accelerator.unwrap_model(trainer.model)
-    four_bit = sum(1 for m in model.modules() if type(m).__name__ == "Linear4bit")
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    adapters = sorted(getattr(model, "peft_config", {}) or {})
-    return {
-        "dataset_dir": str(Path(dataset_dir).resolve()),  # engage generate reads the prompt and posts from it
-        "global_step": trainer.state.global_step,
-        "resumed_from": resumed_from,
-        "started_from_adapter": started_from,
-        "world_size": trainer.accelerator.num_processes,
-        "device": str(trainer.accelerator.device),
-        "linear4bit_layers": four_bit,
-        "trainable_parameters": trainable,
-        "adapters_in_memory": adapters,
-        "train_runtime_s": output.metrics.get("train_runtime"),
-        "input_tokens_seen": trainer.state.num_input_tokens_seen or None,  # non-padding tokens trained on
-        "peak_gpu_memory_bytes": torch.cuda.max_memory_allocated() if torch.cuda.is_available() else None,
-        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-    }
-
-
-def _finish(trainer, output_dir: str, metrics: dict, info: dict, card: str) -> None:
-    """Save metrics, run facts and the model card; drop the checkpoints the finished run no longer needs."""
-    if not trainer.accelerator.is_main_process:
-        return
-    out = Path(output_dir)
-    (out / "eval_results.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    (out / "train_info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    (out / "README.md").write_text(card, encoding="utf-8")
-    for ckpt in out.glob("checkpoint-*"):
-        shutil.rmtree(ckpt, ignore_errors=True)
-
-
-def _dataset_stats(dataset_dir: str) -> dict:
-    try:
-        return json.loads((Path(dataset_dir) / "stats.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
-def model_card(
-    kind: str, model_args, training_args, dataset_dir: str, metrics: dict, info: dict, sft_adapter: str | None = None
-) -> str:
-    stats = _dataset_stats(dataset_dir)
-    counts = stats.get("counts", {})
-    hp = {
-        k: getattr(training_args, k, None)
-        for k in (
-            "learning_rate",
-            "num_train_epochs",
-            "max_steps",
-            "per_device_train_batch_size",
-            "gradient_accumulation_steps",
-            "lr_scheduler_type",
-            "warmup_steps",
-            "max_length",
-            "beta",
-            "loss_type",
-            "seed",
-        )  # fmt: skip
-        if getattr(training_args, k, None) is not None
-    }
-    try:  # the LoRA shape as saved (for DPO it is the SFT adapter's), not as configured
-        lora = json.loads((Path(training_args.output_dir) / "adapter_config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        lora = {}
-    hp = {k: getattr(v, "value", v) for k, v in hp.items()}
-    hp.update(
-        lora_r=lora.get("r"),
-        lora_alpha=lora.get("lora_alpha"),
-        lora_dropout=lora.get("lora_dropout"),
-        lora_target_modules=lora.get("target_modules"),
-        load_in_4bit=model_args.load_in_4bit,
-        bnb_4bit_quant_type=model_args.bnb_4bit_quant_type if model_args.load_in_4bit else None,
-        double_quant=model_args.use_bnb_nested_quant if model_args.load_in_4bit else None,
-    )
-    lines = [
-        f"# {kind.upper()} adapter for @{stats.get('input', {}).get('handle') or 'the account owner'}",
-        "",
-        f"A LoRA adapter trained with TRL's {'SFTTrainer' if kind == 'sft' else 'DPOTrainer'} by engage "
-        f"{'(QLoRA: 4-bit NF4 base)' if model_args.load_in_4bit else ''}.",
-        "",
-        f"- base model: `{model_args.model_name_or_path}`",
-    ]
-    if sft_adapter:
-        lines.append(f"- started from the SFT adapter `{sft_adapter}`, which is also the reference policy")
-    lines += [
-        f"- dataset: `{dataset_dir}` ({counts.get(kind, {}).get('train', '?')} train / {counts.get(kind, {}).get('test', '?')} "
-        f"test {'rows' if kind == 'sft' else 'pairs'}, from {counts.get('eligible', '?')} eligible of "
-        f"{counts.get('posts_read', '?')} posts)",
-        "",
-        "## Evaluation on the held-out (newest) split",
-        "",
-    ]
-    if kind == "sft":
-        lines.append("Eval loss is the mean token loss on the test posts' text (lower is better).")
-    else:
-        lines.append(
-            "Reward accuracy is the share of test pairs in which the tuned model prefers the post that did better "
-            "(relative to the SFT reference); margins are the mean reward gap."
+def resume_point(training_args) -> str | None:
+    """Where training starts: ``--resume_from_checkpoint`` when given (a checkpoint folder, or ``true`` for
+    the newest in ``output_dir``), else the newest checkpoint a killed run left in ``output_dir``."""
+    asked = training_args.resume_from_checkpoint
+    if asked is None or str(asked).strip().lower() in ("", "false"):
+        return last_checkpoint(training_args.output_dir)
+    if str(asked).strip().lower() == "true":
+        found = last_checkpoint(training_args.output_dir)
+        if found is None:
+            raise UserError(
+                f"--resume_from_checkpoint true, but {training_args.output_dir} holds no checkpoint-N folder "
+                "to resume from; drop the flag to start afresh"
+            )
+        return found
+    if not (Path(asked) / "trainer_state.json").is_file():
+        raise UserError(
+            f"--resume_from_checkpoint {asked} is not a checkpoint (no trainer_state.json in it); "
+            "pass a checkpoint-N folder a run saved"
         )
-    lines += ["", "| metric | value |", "|---|---|"]
-    lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items()]
-    tokens, runtime = info.get("input_tokens_seen"), info.get("train_runtime_s")
-    peak = info.get("peak_gpu_memory_bytes") or info.get("peak_rss_bytes")
-    lines += [
-        "",
-        "## Run",
-        "",
-        f"{info.get('global_step')} steps on {info.get('world_size')} process(es), {info.get('device')}"
-        + (f", resumed from `{info['resumed_from']}`" if info.get("resumed_from") else "")
-        + f"; {info.get('linear4bit_layers')} 4-bit linear layers, {info.get('trainable_parameters')} trainable parameters"
-        + (
-            f"; {tokens} non-padding tokens in {runtime:.0f} s ({tokens / runtime:.0f} tokens/s)"
-            if tokens and runtime
-            else ""
-        )
-        + (
-            f"; peak {'GPU memory' if info.get('peak_gpu_memory_bytes') else 'RSS'} {peak / 2**30:.2f} GiB"
-            if peak
-            else ""
-        )
-        + ".",
-    ]
-    lines += ["", "## Hyperparameters", "", "| setting | value |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in hp.items() if v is not None]
-    lines += [
-        "",
-        "## Use",
-        "",
-        "```python",
-        "from peft import AutoPeftModelForCausalLM",
-        f'model = AutoPeftModelForCausalLM.from_pretrained("{training_args.output_dir}")',
-        "```",
-        "",
-    ]
-    return "\n".join(lines)
+    return str(asked)
 
 
 def _oom_hint(exc: BaseException) -> UserError:
@@ -265,84 +143,149 @@ def _oom_hint(exc: BaseException) -> UserError:
     )
 
 
-def _train_and_evaluate(trainer, output_dir: str, evaluate: bool):
-    """Train (resuming from the last checkpoint in ``output_dir`` if a killed run left one), then
-    evaluate on the test split; running out of memory becomes an error that says what to lower."""
+def _train_and_evaluate(trainer, resume: str | None, evaluate: bool):
+    """Train (from ``resume`` when set), then evaluate on the test split; running out of memory
+    becomes an error that says what to lower."""
     import torch
 
-    resume = last_checkpoint(output_dir)
     try:
         output = trainer.train(resume_from_checkpoint=resume)
         metrics = trainer.evaluate() if evaluate else {}
     except torch.OutOfMemoryError as exc:
         raise _oom_hint(exc) from None
-    return output, metrics, resume
+    return output, metrics
+
+
+def save_outputs(trainer, card, output, metrics: dict, info: dict, base_model: str) -> None:
+    """Save the trained adapter and the tokenizer (every process takes part: under FSDP and ZeRO-3 the
+    weights are gathered from all of them), then, on the main process, the trainer state (loss
+    history), metrics, run facts and model card; drop the checkpoints only once all of that is written;
+    with ``--push_to_hub``, upload the finished folder."""
+    out = Path(trainer.args.output_dir)
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    for config in getattr(model, "peft_config", {}).values():
+        config.base_model_name_or_path = base_model  # absolute for a local folder: loads from any directory
+    if trainer.is_fsdp_enabled:
+        # Sharded checkpoints resume fast; the final save needs the whole weights (Trainer.save_model
+        # writes no model at all under SHARDED_STATE_DICT).
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
+    trainer.save_model(str(out), _internal_call=True)  # the push comes last, with the card
+    if not trainer.accelerator.is_main_process:
+        return
+    # DPO's frozen reference is a second adapter, which PEFT saves under ref/: it is the SFT adapter again.
+    shutil.rmtree(out / "ref", ignore_errors=True)
+    trainer.save_state()  # trainer_state.json: the loss and eval history
+    (out / "train_results.json").write_text(json.dumps(output.metrics, indent=2) + "\n", encoding="utf-8")
+    (out / "eval_results.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    (out / "train_info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    card.save(out / "README.md")
+    for ckpt in out.glob("checkpoint-*"):
+        shutil.rmtree(ckpt, ignore_errors=True)
+    if trainer.args.push_to_hub:
+        push_outputs(trainer, out)
+
+
+def push_outputs(trainer, folder: Path) -> str:
+    """Upload the finished output folder (adapter, tokenizer, card, metrics) to the run's Hub repo."""
+    from huggingface_hub import HfApi
+
+    finish = getattr(trainer, "_finish_current_push", None)
+    if finish is not None:
+        finish()  # a checkpoint push still uploading would race the final one
+    repo_id = trainer.hub_model_id or trainer.args.hub_model_id or folder.resolve().name
+    HfApi(token=trainer.args.hub_token).upload_folder(
+        repo_id=repo_id,
+        folder_path=str(folder),
+        commit_message="engage: final adapter and model card",
+        revision=trainer.args.hub_revision,
+        ignore_patterns=["checkpoint-*", "checkpoint-*/**"],
+    )
+    return repo_id
+
+
+def end(trainer) -> None:
+    """Finish trackers and destroy the process group, as TRL's scripts do (``Trainer.end`` on
+    transformers >= 5.18)."""
+    finish = getattr(trainer, "end", None) or trainer.accelerator.end_training
+    finish()
 
 
 def run_sft(data_args: SFTDataArguments, training_args, model_args) -> dict:
-    from trl import SFTTrainer, get_peft_config, get_quantization_config
+    from peft import get_peft_model
+    from transformers import AutoTokenizer
+    from trl import SFTTrainer, get_peft_config
 
     dataset = load_splits(data_args.dataset_dir, "sft")
     check_4bit(model_args)
+    check_fsdp_qlora(model_args)
     count_real_tokens(training_args)
-    training_args.model_init_kwargs = model_init_kwargs(model_args, training_args)
+    resolve_local_model(model_args)
+    resume = resume_point(training_args)
+    tokens_before = tokens_at(resume)  # read now: the run's own checkpoints may replace that one
+    tokenizer = AutoTokenizer.from_pretrained(model_args.model_name_or_path, revision=model_args.model_revision)
+    check_chat_template(dataset, tokenizer, model_args.model_name_or_path)
+    model = load_base_model(model_args, training_args)
+    peft_config = get_peft_config(model_args)
+    if peft_config is not None:
+        model = get_peft_model(model, peft_config)
+    snapshot = adapter_snapshot(model)
     trainer = SFTTrainer(
-        model=model_args.model_name_or_path,
+        model=model,
         args=training_args,
         train_dataset=dataset["train"],
         eval_dataset=dataset.get("test"),
-        quantization_config=get_quantization_config(model_args),
-        peft_config=get_peft_config(model_args),
+        processing_class=tokenizer,
     )
-    output, metrics, resume = _train_and_evaluate(trainer, training_args.output_dir, evaluate="test" in dataset)
-    trainer.save_model(training_args.output_dir)
-    metrics = {k: v for k, v in metrics.items() if k in ("eval_loss", "eval_mean_token_accuracy", "eval_num_tokens")}
-    info = train_info(trainer, output, data_args.dataset_dir, resume, None)
+    keep_trainable_weights_fp32(trainer, snapshot)
+    output, metrics = _train_and_evaluate(trainer, resume, evaluate="test" in dataset)
+    # eval_num_tokens is not the test split's size: TRL reports its running training-token counter there.
+    metrics = {k: v for k, v in metrics.items() if k in ("eval_loss", "eval_mean_token_accuracy")}
+    info = train_info(trainer, output, data_args.dataset_dir, resume, None, tokens_before)
     card = model_card("sft", model_args, training_args, data_args.dataset_dir, metrics, info)
-    _finish(trainer, training_args.output_dir, metrics, info, card)
+    save_outputs(trainer, card, output, metrics, info, model_args.model_name_or_path)
+    end(trainer)
     return metrics
 
 
-def load_policy_from_sft(sft_adapter: str | None, model_args, training_args):
+def sft_adapter_folder(sft_adapter: str | None) -> Path:
+    """The SFT run's output folder, checked to hold an adapter."""
+    if not sft_adapter:
+        raise UserError("no --sft_adapter: pass the SFT run's output folder (DPO continues from it)")
+    adapter = Path(sft_adapter)
+    if not (adapter / "adapter_config.json").is_file():
+        raise UserError(f"{adapter} holds no SFT adapter (no adapter_config.json); run recipes/sft.py first")
+    return adapter
+
+
+def load_policy_from_sft(adapter: Path, model_args, training_args):
     """The base model (4-bit when asked) with the SFT adapter loaded as the trainable ``default`` adapter.
 
     Given a PeftModel with a pretrained adapter, TRL's DPOTrainer copies it into a frozen ``ref``
     adapter and uses that as the reference policy: the reference is the SFT policy, not the bare
     base model.
     """
-    from peft import PeftModel, prepare_model_for_kbit_training
-    from trl import get_quantization_config
-    from trl.trainer.utils import create_model_from_path
+    from peft import PeftModel
 
-    if not sft_adapter:
-        raise UserError("no --sft_adapter: pass the SFT run's output folder (DPO continues from it)")
-    adapter = Path(sft_adapter)
-    if not (adapter / "adapter_config.json").is_file():
-        raise UserError(f"{adapter} holds no SFT adapter (no adapter_config.json); run recipes/sft.py first")
-    # Loaded the way TRL's trainers load a model by name (one code path for dtypes and devices).
-    kwargs = {k: v for k, v in model_init_kwargs(model_args, training_args).items() if v is not None}
-    quant = get_quantization_config(model_args)
-    if quant is not None:
-        kwargs["quantization_config"] = quant
-    if training_args.distributed_state.distributed_type in ("MULTI_GPU", "DEEPSPEED"):
-        kwargs["device_map"] = None  # each process places its own copy
-    base = create_model_from_path(model_args.model_name_or_path, **kwargs)
-    if quant is not None:
-        base = prepare_model_for_kbit_training(base, use_gradient_checkpointing=training_args.gradient_checkpointing)
-    return PeftModel.from_pretrained(base, str(adapter), is_trainable=True)
+    return PeftModel.from_pretrained(load_base_model(model_args, training_args), str(adapter), is_trainable=True)
 
 
 def run_dpo(data_args: DPODataArguments, training_args, model_args) -> dict:
     from transformers import AutoTokenizer
 
     from engage.dpo_batches import LengthGroupedDPOTrainer
-    from engage.dpo_reference import match_reference_dtype
 
     dataset = load_splits(data_args.dataset_dir, "dpo")
     check_4bit(model_args)
+    check_fsdp_qlora(model_args)
     count_real_tokens(training_args)
-    model = load_policy_from_sft(data_args.sft_adapter, model_args, training_args)
-    tokenizer = AutoTokenizer.from_pretrained(data_args.sft_adapter)
+    resolve_local_model(model_args)
+    resume = resume_point(training_args)
+    tokens_before = tokens_at(resume)  # read now: the run's own checkpoints may replace that one
+    adapter = sft_adapter_folder(data_args.sft_adapter)
+    tokenizer = AutoTokenizer.from_pretrained(adapter)
+    check_chat_template(dataset, tokenizer, model_args.model_name_or_path)
+    model = load_policy_from_sft(adapter, model_args, training_args)
+    snapshot = adapter_snapshot(model)
     started = time.perf_counter()
     trainer = LengthGroupedDPOTrainer(
         model=model,
@@ -351,17 +294,13 @@ def run_dpo(data_args: DPODataArguments, training_args, model_args) -> dict:
         eval_dataset=dataset.get("test"),
         processing_class=tokenizer,
     )
-    match_reference_dtype(trainer.model)
+    keep_trainable_weights_fp32(trainer, snapshot)
+    if not trainer.is_fsdp_enabled:  # under FSDP 1 the reference takes the base's dtype (one dtype per unit)
+        match_reference_dtype(trainer.model)
     prepare_s = time.perf_counter() - started  # tokenizing, and the reference log-probs when precomputed
-    output, metrics, resume = _train_and_evaluate(trainer, training_args.output_dir, evaluate="test" in dataset)
-    info = train_info(trainer, output, data_args.dataset_dir, resume, data_args.sft_adapter)
+    output, metrics = _train_and_evaluate(trainer, resume, evaluate="test" in dataset)
+    info = train_info(trainer, output, data_args.dataset_dir, resume, data_args.sft_adapter, tokens_before)
     info["prepare_s"] = prepare_s
-    if trainer.accelerator.is_main_process:
-        # Only the trained adapter (and the tokenizer): not the frozen reference copy.
-        trainer.accelerator.unwrap_model(trainer.model).save_pretrained(
-            training_args.output_dir, selected_adapters=["default"]
-        )
-        tokenizer.save_pretrained(training_args.output_dir)
     keep = (
         "eval_loss",
         "eval_rewards/accuracies",
@@ -373,7 +312,8 @@ def run_dpo(data_args: DPODataArguments, training_args, model_args) -> dict:
     card = model_card(
         "dpo", model_args, training_args, data_args.dataset_dir, metrics, info, sft_adapter=data_args.sft_adapter
     )
-    _finish(trainer, training_args.output_dir, metrics, info, card)
+    save_outputs(trainer, card, output, metrics, info, model_args.model_name_or_path)
+    end(trainer)
     return metrics
 
 
