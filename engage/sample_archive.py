@@ -315,6 +315,13 @@ def _js(global_name: str, items, ensure_ascii: bool) -> bytes:
     return f"window.{global_name} = {body}".encode()
 
 
+def fresh_posts(n: int, seed: int = 1_000_003) -> list[str]:
+    """``n`` short posts the sample owner could write next, from the same words, in no archive: the
+    reference a model that writes like the owner (without repeating them) is compared with."""
+    gen = _Gen(n, seed, "2024", "sample_owner")
+    return [gen.words()[0] for _ in range(n)]
+
+
 def write_sample_archive(
     out: Path, posts: int = 2000, seed: int = 0, era: str = "2024", folder: bool = False,
     posts_per_part: int | None = None, handle: str = "sample_owner",
