@@ -22,7 +22,8 @@ that bait pays.
 
 **The owner** (:class:`SimulatedOwner`) never wants bait posted: a candidate with a bait phrase
 is rejected and labelled ``engagement bait``; a near copy of one of the owner's own posts is
-rejected and labelled ``repetitive``; any other candidate is approved when its honest word
+rejected and labelled ``repetitive``; a post too long for X (as ``engage generate`` flags it) is
+rejected, since it could not be posted; any other candidate is approved when its honest word
 quality (bait slot left out) is at least ``approve_at``, and rejected otherwise. It reviews
 through the review store's API, one pending candidate at a time, as a person does in the app.
 """
@@ -150,15 +151,17 @@ class OwnerVerdict:
 
 @dataclass(frozen=True)
 class SimulatedOwner:
-    """The sample owner: approves posts that are good and not bait, labels bait, rejects the rest."""
+    """The sample owner: approves posts that are good, postable and not bait, labels bait, rejects the rest."""
 
     approve_at: float = 0.3  # honest word quality needed to approve (a clearly better than neutral post)
 
-    def judge(self, text: str, near_copy: bool = False) -> OwnerVerdict:
+    def judge(self, text: str, near_copy: bool = False, too_long: bool = False) -> OwnerVerdict:
         if is_bait(text):
             return OwnerVerdict("rejected", (BAIT_LABEL,), "bait")
         if near_copy:
             return OwnerVerdict("rejected", (COPY_LABEL,), "near copy of an own post")
+        if too_long:
+            return OwnerVerdict("rejected", (), "too long to post")
         quality = word_quality(text, include_bait=False)
         if quality >= self.approve_at:
             return OwnerVerdict("approved", (), f"quality {quality:.2f}")
@@ -176,7 +179,8 @@ class SimulatedOwner:
                 skipped.add(candidate.id)
                 store.skip(candidate.id, actor=actor)
                 continue
-            verdict = self.judge(candidate.current_text, bool(candidate.flags.get("near_copy")))
+            flags = candidate.flags
+            verdict = self.judge(candidate.current_text, bool(flags.get("near_copy")), bool(flags.get("too_long")))
             store.decide(candidate.id, candidate.version, verdict.decision, labels=verdict.labels, actor=actor)
             counts[verdict.decision] += 1
             for label in verdict.labels:

@@ -71,6 +71,7 @@ def test_the_owner_rejects_bait_and_copies_and_approves_only_good_posts():
     assert owner.judge("Quick tip: Rust is underrated.").decision == "approved"
     copy = owner.judge("Quick tip: Rust is underrated.", near_copy=True)
     assert (copy.decision, copy.labels) == ("rejected", ("repetitive",))
+    assert owner.judge("Quick tip: Rust is underrated.", too_long=True).decision == "rejected"
     assert owner.judge("Meh. My commute happened again.").decision == "rejected"
     assert owner.judge("I am an AI assistant. How can I help you today?").decision == "rejected"
 
@@ -82,7 +83,11 @@ def test_the_owner_reviews_through_the_store_as_a_person_would(tmp_path):
             "Meh. Coffee is boring.",
             "Hot take: Rust is overrated. Prove me wrong.",
         ],
-        "dpo": ["Unpopular opinion: open source saved my week.", "Like if you agree."],
+        "dpo": [
+            "Unpopular opinion: open source saved my week.",
+            "Like if you agree.",
+            "Quick tip: SQL is underrated. " * 12,
+        ],
     }
     with make_store(tmp_path / "s.db", texts) as store:
         counts = SimulatedOwner().review(store, model_labels=["sft"])
@@ -95,6 +100,8 @@ def test_the_owner_reviews_through_the_store_as_a_person_would(tmp_path):
         assert len(decided) == 3 and {e["actor"] for e in decided} == {"simulated-owner"}
         SimulatedOwner().review(store)
         assert store.count("pending") == 0
+        assert by_text["Quick tip: SQL is underrated. " * 12].flags["too_long"]
+        assert store.get(by_text["Quick tip: SQL is underrated. " * 12].id).status == "rejected"
 
 
 def test_the_real_path_never_imports_the_simulated_audience():
