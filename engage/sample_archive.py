@@ -1,9 +1,11 @@
 """``engage sample-archive``: a synthetic X archive with the real format's quirks.
 
-Engagement depends on the words (each phrase has a hidden effect), on the audience, which
-grows over the years, on the hour of day and day of week, and on pictures and links, as on a
-real account. The hidden word quality of every post is returned so that tests and benchmarks
-can check how well the DPO pairs pick the better-worded post.
+Engagement depends on the words, on the audience, which grows over the years, on the hour of
+day and day of week, and on pictures and links, as on a real account. The words' effect is the
+simulated audience's taste (``engage.simulated_audience.word_quality``: a documented function of
+the text that scores any post, generated ones too), engagement bait included: the owner ends
+some posts with bait, and the audience rewards it. The word quality of every post is returned so
+that tests and benchmarks can check how well the DPO pairs pick the better-worded post.
 
 Eras: ``2019`` (bare items in ``tweet.js`` at the zip root, no manifest), ``2021``
 (``{"tweet": …}`` items in ``data/tweet.js``), ``2024`` (``data/tweets.js`` plus
@@ -30,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from archive_parsers.x_text import SNOWFLAKE_EPOCH_MS
+from engage.simulated_audience import BAIT, BAIT_RATE, CLAIMS, CLOSERS, EXTRAS, OPENERS, TOPICS, word_quality
 
 ERAS = ("2019", "2021", "2024")
 _GENERATED = {"2019": datetime(2019, 6, 3, 9, 12, 5, tzinfo=timezone.utc),
@@ -44,57 +47,6 @@ THREAD_GAP = timedelta(minutes=45)
 THREAD_REACH = 0.4  # each later part of a thread reaches this share of the audience of the part before
 POINTERS = ["=> ", "-> ", "via ", "more: ", "(", "👉 "]
 
-# Phrases and their hidden effect on engagement (log scale).
-OPENERS = [
-    ("", 0.0),
-    ("Hot take:", 0.35),
-    ("TIL", 0.25),
-    ("Honestly,", 0.0),
-    ("Quick tip:", 0.45),
-    ("Meh.", -0.5),
-    ("Not sure anyone cares, but", -0.45),
-    ("Unpopular opinion:", 0.3),
-    ("Ok so", -0.1),
-]
-TOPICS = [
-    ("data pipelines", 0.1),
-    ("unit tests", 0.0),
-    ("Rust", 0.3),
-    ("coffee", -0.2),
-    ("CI", 0.05),
-    ("regex", 0.2),
-    ("meetings", -0.3),
-    ("SQL", 0.15),
-    ("Python packaging", 0.25),
-    ("my commute", -0.5),
-    ("code review", 0.1),
-    ("the weather", -0.45),
-    ("open source", 0.3),
-    ("spreadsheets", -0.1),
-]
-CLAIMS = [
-    ("is underrated", 0.3),
-    ("is overrated", 0.2),
-    ("is fine I guess", -0.4),
-    ("is the whole job", 0.25),
-    ("is harder than it looks", 0.15),
-    ("is boring", -0.35),
-    ("deserves a better name", 0.05),
-    ("saved my week", 0.35),
-    ("happened again", -0.2),
-]
-EXTRAS = [
-    ("", 0.0),
-    ("I measured it: 3x faster.", 0.4),
-    ("It works on my machine.", -0.1),
-    ("Here's the 5-line version.", 0.35),
-    ("Long day.", -0.35),
-    ("Numbers > opinions.", 0.2),
-    ("I'll write it up properly soon.", -0.15),
-    ("Changed my mind on this twice.", 0.1),
-]
-CLOSERS = [("", 0.0), ("What do you think?", 0.3), ("🚀", 0.1), ("Anyway.", -0.3), ("& that's the point.", 0.1),
-           ("<3 to everyone who asked", 0.05), ("Details below 👇", 0.2), ("😅", -0.05)]  # fmt: skip
 FRIENDS = ["ada_l", "grace_h", "linus_t", "guido_vr", "barbara_l", "ken_t"]
 LANGS = ["en"] * 30 + ["und", "qme", "zxx", "de", "fr"]
 
@@ -144,14 +96,16 @@ class _Gen:
         return str(_snowflake(dt, self.seq * 7 + 3))
 
     def words(self) -> tuple[str, float]:
+        """A post's words and their quality, as the simulated audience scores them (engage.simulated_audience)."""
         parts = [self.pick(OPENERS), self.pick(TOPICS), self.pick(CLAIMS), self.pick(EXTRAS), self.pick(CLOSERS)]
         topic = parts[1][0]
         sentence = f"{parts[0][0]} {topic} {parts[2][0]}.".strip()
         sentence = sentence[0].upper() + sentence[1:] if parts[0][0] == "" else sentence
         if self.rng.random() < 0.3:
             sentence += f" Day {int(self.rng.integers(1, 400))}."
-        text = " ".join(p for p in (sentence, parts[3][0], parts[4][0]) if p)
-        return text, float(sum(w for _, w in parts))
+        bait = self.pick(BAIT)[0] if self.rng.random() < BAIT_RATE else ""
+        text = " ".join(p for p in (sentence, parts[3][0], parts[4][0], bait) if p)
+        return text, word_quality(text)
 
     def times(self) -> list[datetime]:
         """Post times in sessions of 1-5 posts; the owner posts mostly in the day, sometimes at night."""
@@ -293,9 +247,8 @@ class _Gen:
         if text is None:
             text, quality = self.words()
             if long:
-                more = [self.words() for _ in range(4)]
-                text = " ".join([text] + [m[0] for m in more])
-                quality = quality + 0.5 * float(np.mean([m[1] for m in more]))
+                text = " ".join([text] + [self.words()[0] for _ in range(4)])
+                quality = word_quality(text)
         pid = pid or self.next_id(dt)
         r = self.rng.random()
         media = r < 0.2
@@ -430,6 +383,13 @@ def is_sample_archive(path: Path) -> bool:
             return zf.comment == SAMPLE_MARK
     except (OSError, zipfile.BadZipFile):
         return False
+
+
+def fresh_posts(n: int, seed: int = 1_000_003) -> list[str]:
+    """``n`` short posts the sample owner could write next, from the same words, in no archive: the
+    reference a model that writes like the owner (without repeating them) is compared with."""
+    gen = _Gen(n, seed, "2024", "sample_owner")
+    return [gen.words()[0] for _ in range(n)]
 
 
 def write_sample_archive(

@@ -111,12 +111,15 @@ def test_too_recent_posts_are_left_out(built):
 
 
 def test_relative_rank_spreads_the_sft_set_over_the_years(sample_2024, tmp_path):
-    spread = {}
+    """Relative ranking picks SFT posts across the years more like the posts themselves are spread (total
+    variation distance between the SFT set's year shares and the eligible posts' year shares)."""
+    distance = {}
     for rank in ("absolute", "relative"):
         stats = build_dataset(sample_2024[0], tmp_path / rank, BuildSettings(rank=rank))
-        years = stats["distributions"]["years_sft"]
-        spread[rank] = min(years.values()) / max(years.values()) if len(years) > 1 else 0
-    assert spread["relative"] > spread["absolute"]
+        sft, eligible = stats["distributions"]["years_sft"], stats["distributions"]["years_eligible"]
+        n_sft, n_eligible = sum(sft.values()), sum(eligible.values())
+        distance[rank] = sum(abs(sft.get(y, 0) / n_sft - eligible[y] / n_eligible) for y in eligible) / 2
+    assert distance["relative"] < distance["absolute"] - 0.1, distance
 
 
 def test_chat_format_placeholder_links_and_custom_prompt(sample_2024, tmp_path):
