@@ -13,7 +13,7 @@ DPO round -> generate, review and report again. Only the audience and the owner 
 
 Printed, and written to OUT/end_to_end.json: per model the mean simulated-audience score of its
 candidates (bootstrap 95% interval), the same without the bait phrase's effect, the bait rate,
-the owner's acceptance (from ``engage report``'s report.json, Wilson interval), the share of near
+the owner's acceptance (from ``engage report --json``, Wilson interval), the share of near
 copies of the owner's posts; DPO - SFT, SFT - base and round 2 - round 1 with intervals; DPO reward
 accuracy on the held-out test pairs; each goal of issue 10 met or missed.
 """
@@ -124,7 +124,7 @@ def score_fresh_posts(n: int, data: Path, owner: set[str]) -> dict:
 
 
 def summarise(scores: dict, report: dict | None) -> dict[str, dict]:
-    acceptance = {m["model"]: m["acceptance"] for m in report["acceptance"]["models"]} if report else {}
+    acceptance = {m["model"]: m["acceptance"] for m in report["models"]} if report else {}
     rows = {}
     for label, s in scores.items():
         audience, honest = np.array(s["audience"]), np.array(s["honest"])
@@ -143,13 +143,19 @@ def summarise(scores: dict, report: dict | None) -> dict[str, dict]:
 
 
 def review_and_report(store: Path, out: Path, log: Path, step: str, times: dict) -> dict:
+    """The simulated owner decides every candidate through the store's API; then `engage report --json`
+    (its output also saved as OUT/report.json)."""
     started = time.perf_counter()
     with ReviewStore(store) as s:
         decisions = SimulatedOwner().review(s)
     times[f"{step} review"] = round(time.perf_counter() - started, 1)
     print(f"  {step} review: {decisions}", flush=True)
-    run(["engage", "report", "--store", str(store), "--out", str(out)], log, f"{step} report", times)
-    return json.loads((out / "report.json").read_text(encoding="utf-8"))
+    done = subprocess.run(["engage", "report", "--store", str(store), "--json"], capture_output=True, text=True,
+                          cwd=ROOT)  # fmt: skip
+    if done.returncode != 0:
+        sys.exit(f"{step} report failed: {done.stderr.strip()}")
+    out.write_text(done.stdout, encoding="utf-8")
+    return json.loads(done.stdout)
 
 
 def reward_accuracy(run_dir: Path, dataset_dir: Path) -> dict:
@@ -231,7 +237,7 @@ def main() -> int:
     generate(store1, "base", "--model", str(base), "--dataset_dir", str(data))
     generate(store1, "sft", "--adapter", str(runs / "sft"))
     generate(store1, "dpo", "--adapter", str(runs / "dpo"))
-    report1 = review_and_report(store1, out / "report1", log, "round 1", times)
+    report1 = review_and_report(store1, out / "report1.json", log, "round 1", times)
 
     feedback = out / "feedback"
     run(["engage", "feedback", "--store", str(store1), "--out", str(feedback), "--mix", str(data), "--force"], log,
@@ -239,7 +245,7 @@ def main() -> int:
     launch("dpo", args.dpo_config, [*model, "--dataset_dir", str(feedback), "--sft_adapter", str(runs / "sft"),
                                     "--output_dir", str(runs / "dpo2")], log, "DPO round 2", times)  # fmt: skip
     generate(store2, "dpo-round2", "--adapter", str(runs / "dpo2"))
-    report2 = review_and_report(store2, out / "report2", log, "round 2", times)
+    report2 = review_and_report(store2, out / "report2.json", log, "round 2", times)
 
     owner = {normalise(t) for _, t in owner_posts(data)}
     rows = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -505,6 +506,7 @@ def _add_report(sub) -> None:
     )
     p.add_argument("--min-age", type=_duration, default=parse_duration("7d"),
                    help="leave out posts younger than this when the archive was made (default 7d)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the report as JSON (report.json's content) instead of the table")  # fmt: skip
     p.set_defaults(run=_run_report)
 
 
@@ -514,7 +516,7 @@ def _run_report(args) -> int:
 
     with ReviewStore(args.store, readonly=True) as store:
         report = build_report(store, args.archive, MatchRule(window=args.window, min_age=args.min_age))
-    sys.stdout.write(render_text(report))
+    sys.stdout.write(json.dumps(report, indent=2) + "\n" if args.json else render_text(report))
     if args.out:
         protect = (args.store, *([args.archive] if args.archive else []))
         try:

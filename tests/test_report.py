@@ -61,6 +61,10 @@ def test_report_acceptance_is_honest(tmp_path):
     proc = run_engage("report", "--store", tmp_path / "s.db", "--out", tmp_path / "report")
     assert proc.returncode == 0, proc.stderr
     report = json.loads((tmp_path / "report" / "report.json").read_text())
+    printed = run_engage("report", "--store", tmp_path / "s.db", "--json")
+    assert printed.returncode == 0, printed.stderr
+    same = {k: v for k, v in json.loads(printed.stdout).items() if k != "made_at"}
+    assert same == {k: v for k, v in report.items() if k != "made_at"}, "--json prints report.json's content"
     models = {m["model"]: m for m in report["models"]}
     sft, dpo = models["sft-v1"], models["dpo-v1"]
     assert (sft["candidates"], sft["decided"], sft["approved"], sft["pending"]) == (85, 80, 8, 5)
