@@ -86,4 +86,4 @@ def test_dpo_prefers_the_post_that_did_better_on_held_out_pairs(trained):
     accuracy = metrics["eval_rewards/accuracies"]
     low, _ = wilson(round(accuracy * n), n)
     assert low > 0.55, (accuracy, n)
-    assert metrics["eval_loss"] < 0.6931 - 0.01
+    assert metrics["eval_rewards/margins"] > 0
