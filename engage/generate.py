@@ -122,7 +122,7 @@ def load_model(source: RunSource, settings: SamplingSettings):
     if cuda:
         kwargs["device_map"] = {"": 0}
         kwargs["dtype"] = torch.bfloat16
-    else:  # a folder saved in bfloat16 (engage base-model) samples ~2x slower in it on a CPU than in float32
+    else:  # as the CPU recipes train (a bf16 folder from engage base-model too): most CPUs emulate bf16 slowly
         kwargs["dtype"] = torch.float32
     tokenizer_source = (
         source.adapter

@@ -43,7 +43,7 @@ def test_readable_english_tells_words_from_soup():
 @pytest.fixture(scope="module")
 def smollm2(tmp_path_factory):
     out = tmp_path_factory.mktemp("base") / "smollm2"
-    proc = run_engage("base-model", "smollm2-135m", "--out", out, timeout=600)
+    proc = run_engage("base-model", "smollm2-135m", "--out", out, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, proc
 
@@ -82,7 +82,7 @@ def test_engage_generate_samples_readable_posts_from_smollm2(smollm2, tiny_base,
     data, _ = tiny_base
     store = tmp_path / "engage.db"
     proc = run_engage("generate", "--model", out, "--dataset_dir", data, "--label", "base", "--n", 4,
-                      "--batch-size", 4, "--max-new-tokens", 40, "--store", store)  # fmt: skip
+                      "--batch-size", 4, "--max-new-tokens", 40, "--store", store, timeout=900)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     with ReviewStore(store) as s:
         texts = [c.text for c in s.candidates()]
