@@ -40,6 +40,21 @@ def test_readable_english_tells_words_from_soup():
     assert not readable_english("Quick tip")
 
 
+def test_readable_english_rejects_what_the_random_tiny_model_writes(tiny_base):
+    """The check the real model must pass is one a random model fails."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    _, tiny = tiny_base
+    tokenizer, model = AutoTokenizer.from_pretrained(tiny), AutoModelForCausalLM.from_pretrained(tiny)
+    torch.manual_seed(0)
+    inputs = tokenizer(["Write a post in the voice of @owner:\n"] * 8, return_tensors="pt")
+    with torch.inference_mode():
+        ids = model.generate(**inputs, do_sample=True, max_new_tokens=40, pad_token_id=tokenizer.pad_token_id)
+    texts = tokenizer.batch_decode(ids[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+    assert not any(readable_english(t) for t in texts), texts
+
+
 @pytest.fixture(scope="module")
 def smollm2(tmp_path_factory):
     out = tmp_path_factory.mktemp("base") / "smollm2"
