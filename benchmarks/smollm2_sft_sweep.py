@@ -34,6 +34,27 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def heldout_loss(model_dir: Path, dataset_dir: Path) -> float:
+    """The base model's loss per completion token on the SFT test split, as the recipe's eval_loss counts it
+    (prompt tokens masked, the post and its end-of-sequence token scored)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    total = count = 0.0
+    with torch.inference_mode():
+        for line in (dataset_dir / "sft" / "test.jsonl").open(encoding="utf-8"):
+            row = json.loads(line)
+            prompt = tok(row["prompt"])["input_ids"]
+            completion = tok(row["completion"])["input_ids"] + [tok.eos_token_id]
+            labels = torch.tensor([[-100] * len(prompt) + completion])
+            loss = model(input_ids=torch.tensor([prompt + completion]), labels=labels).loss.item()
+            total += loss * len(completion)
+            count += len(completion)
+    return total / count
+
+
 def run(cmd: list, env: dict) -> str:
     proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env)
     if proc.returncode:
@@ -56,6 +77,8 @@ def main() -> None:
     engage = [sys.executable, "-m", "engage"]
     rows = []
     runs: list[tuple[str, list]] = [] if args.no_base else [("base", ["--model", args.model])]
+    if not args.no_base:
+        rows.append({"label": "base", "train_min": 0.0, "eval_loss": [heldout_loss(args.model, args.dataset_dir)]})
     for setting in args.settings:
         lr, epochs, r = setting.split(":")
         label = f"lr{lr}-ep{epochs}-r{r}"
@@ -83,7 +106,7 @@ def main() -> None:
     by_label: dict[str, list] = {}
     for c in cands:
         by_label.setdefault(c.model_label, []).append(c)
-    print("| model | train min | held-out eval loss by epoch | near copies | 95% interval |")
+    print("| model | train min | held-out eval loss (each epoch, then the final eval) | near copies | 95% interval |")
     print("| --- | ---: | --- | ---: | --- |")
     info = {r["label"]: r for r in rows}
     md = []
