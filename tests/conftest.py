@@ -105,6 +105,22 @@ def tiny_base(tmp_path_factory, sample_2024):
 
 
 @pytest.fixture(scope="session")
+def tiny_llama(tiny_base):
+    """A tiny random Llama-architecture model (SmolLM2's architecture, tied embeddings) on the tiny tokenizer."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from engage.tiny_model import save_random_llama
+
+    data, mistral = tiny_base
+    torch.manual_seed(0)
+    out = save_random_llama(mistral.parent / "tiny-llama", AutoTokenizer.from_pretrained(mistral), hidden_size=64,
+                            intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                            max_position_embeddings=512, tie_word_embeddings=True)  # fmt: skip
+    return data, out
+
+
+@pytest.fixture(scope="session")
 def tiny_adapter(tmp_path_factory, tiny_base):
     """The dataset folder, the tiny model, and a LoRA adapter on it saved as the recipes save one."""
     from peft import LoraConfig, get_peft_model
