@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engage.errors import UserError
-from engage.output import MARKER_FILE, staged_folder
+from engage.output import MARKER_FILES, staged_folder
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ def write_base_model(name: str, out: Path, force: bool = False, dtype: str = DEF
             "parameters": sum(p.numel() for p in model.parameters()),
             "dtype": dtype,
         }
-        (stage / MARKER_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        (stage / MARKER_FILES[0]).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return record
 
 
