@@ -131,9 +131,7 @@ def write_base_model(name: str, out: Path, force: bool = False, dtype: str = DEF
     path = gguf_path(model_info)
     _check_gguf_reader(model_info)
     out = Path(out)
-    if out.exists() and not force:  # fail before the conversion
-        raise UserError(f"{out} already exists; pass --force to replace it, or choose another --out")
-    with staged_folder(out, force) as stage:
+    with staged_folder(out, force) as stage:  # refuses an existing --out on entry, before the conversion
         model, tokenizer = load_gguf(path, dtype)
         model.save_pretrained(stage)
         tokenizer.save_pretrained(stage)
