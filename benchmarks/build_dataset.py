@@ -84,7 +84,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         archive = args.archive
         if archive is None:
-            from engage.sample_archive import write_sample_archive
+            from engage.simulation.sample_archive import write_sample_archive
 
             archive = Path(tmp, "sample.zip")
             t = time.perf_counter()

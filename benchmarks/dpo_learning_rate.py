@@ -64,9 +64,9 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=None)
     args = ap.parse_args()
 
-    from engage.build import BuildSettings, build_dataset
-    from engage.sample_archive import write_sample_archive
-    from engage.tiny_model import build_tiny_model, dataset_texts
+    from engage.dataset.build import BuildSettings, build_dataset
+    from engage.simulation.sample_archive import write_sample_archive
+    from engage.training.tiny_model import build_tiny_model, dataset_texts
 
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)

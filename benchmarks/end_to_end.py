@@ -9,7 +9,7 @@ Every step is the command a user runs: ``engage sample-archive`` -> ``engage bui
 the simulated owner reviews them through the store's API -> ``engage report`` -> ``engage
 feedback`` (the owner's decisions, bait rejections included, plus the archive's pairs) -> a second
 DPO round -> generate, review and report again. Only the audience and the owner are simulated
-(``engage.simulated_audience``: documented, written before any model was trained, not fitted).
+(``engage.simulation.audience``: documented, written before any model was trained, not fitted).
 
 Printed, and written to OUT/end_to_end.json: per model the mean simulated-audience score of its
 candidates (bootstrap 95% interval), the same without the bait phrase's effect, the bait rate,
@@ -33,11 +33,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engage.generate import owner_posts  # noqa: E402
-from engage.near_copy import DEFAULT_THRESHOLD, NearCopyIndex, normalise  # noqa: E402
-from engage.review_store import ReviewStore  # noqa: E402
-from engage.sample_archive import fresh_posts  # noqa: E402
-from engage.simulated_audience import SimulatedOwner, is_bait, word_quality  # noqa: E402
+from engage.review.generate import owner_posts  # noqa: E402
+from engage.review.near_copy import DEFAULT_THRESHOLD, NearCopyIndex, normalise  # noqa: E402
+from engage.review.store import ReviewStore  # noqa: E402
+from engage.simulation.audience import SimulatedOwner, is_bait, word_quality  # noqa: E402
+from engage.simulation.sample_archive import fresh_posts  # noqa: E402
 from engage.stats import wilson  # noqa: E402
 
 BOOTSTRAP = 10_000

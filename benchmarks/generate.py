@@ -22,16 +22,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from random_mistral import build_random_mistral  # noqa: E402  (beside this script)
 from rows import gpu_memory, measure_all, require_cuda  # noqa: E402  (beside this script)
 
-from engage.generate import RunSource, SamplingSettings, load_model, sample_batch  # noqa: E402
+from engage.review.generate import RunSource, SamplingSettings, load_model, sample_batch  # noqa: E402
 
 
 def build_models(tmp: Path, gpu: bool) -> RunSource:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from engage.build import BuildSettings, build_dataset
-    from engage.sample_archive import write_sample_archive
-    from engage.tiny_model import build_tiny_model, dataset_texts
+    from engage.dataset.build import BuildSettings, build_dataset
+    from engage.simulation.sample_archive import write_sample_archive
+    from engage.training.tiny_model import build_tiny_model, dataset_texts
 
     write_sample_archive(tmp / "a.zip", posts=2000, seed=0)
     build_dataset(tmp / "a.zip", tmp / "data", BuildSettings())

@@ -23,10 +23,10 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-from engage.build import BuildSettings, build_dataset
-from engage.evidence import OFF
-from engage.pairing import PairRule
-from engage.sample_archive import write_sample_archive
+from engage.dataset.build import BuildSettings, build_dataset
+from engage.dataset.evidence import OFF
+from engage.dataset.pairing import PairRule
+from engage.simulation.sample_archive import write_sample_archive
 from engage.stats import wilson
 
 D = PairRule()

@@ -17,7 +17,7 @@ MISTRAL_7B = "4096x32"
 def build_random_mistral(out: Path, texts: list[str], shape: str = MISTRAL_7B) -> Path:
     import torch
 
-    from engage.tiny_model import build_tiny_tokenizer, save_random_mistral
+    from engage.training.tiny_model import build_tiny_tokenizer, save_random_mistral
 
     if (out / "config.json").exists():
         return out

@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engage.post_flags import flag_post  # noqa: E402
-from engage.review_store import NewCandidate, ReviewStore  # noqa: E402
+from engage.review.post_flags import flag_post  # noqa: E402
+from engage.review.store import NewCandidate, ReviewStore  # noqa: E402
 from review_app import handlers  # noqa: E402
 
 

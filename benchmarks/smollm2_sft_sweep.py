@@ -92,7 +92,7 @@ def main() -> None:
         run([*engage, "generate", *source, "--dataset_dir", args.dataset_dir, "--label", label, "--n", args.n,
              "--store", store, "--quiet"], env)  # fmt: skip
     sys.path.insert(0, str(REPO))
-    from engage.review_store import ReviewStore
+    from engage.review.store import ReviewStore
 
     with ReviewStore(store) as s:
         cands = s.candidates()

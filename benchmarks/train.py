@@ -52,8 +52,8 @@ STOCK = {
 
 def build_data(work: Path, posts: int, pairs: int) -> Path:
     """Datasets from a sample archive, the DPO train split cut to exactly ``pairs`` pairs."""
-    from engage.build import BuildSettings, build_dataset
-    from engage.sample_archive import write_sample_archive
+    from engage.dataset.build import BuildSettings, build_dataset
+    from engage.simulation.sample_archive import write_sample_archive
 
     data = work / f"data-{posts}"
     if not data.exists():
@@ -121,7 +121,7 @@ def padding_table(data: Path, model: Path, settings: dict[str, tuple[int, str, i
     from transformers import AutoTokenizer
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
-    from engage.dpo_batches import padding_cost, pair_lengths
+    from engage.training.dpo_batches import padding_cost, pair_lengths
 
     tok = AutoTokenizer.from_pretrained(model)
     rows = [json.loads(line) for line in (data / "dpo" / "train.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -186,7 +186,7 @@ def main() -> int:
         ap.error("--settings takes ours,stock and --recipes sft,dpo")
     posts = args.posts or max(3000, 8 * args.pairs)
 
-    from engage.tiny_model import build_tiny_model, build_tiny_tokenizer, dataset_texts
+    from engage.training.tiny_model import build_tiny_model, build_tiny_tokenizer, dataset_texts
 
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)

@@ -18,7 +18,7 @@ import gradio as gr  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
 from engage.errors import UserError  # noqa: E402
-from engage.review_store import DEFAULT_LABELS, ReviewStore  # noqa: E402
+from engage.review.store import DEFAULT_LABELS, ReviewStore  # noqa: E402
 from review_app import handlers  # noqa: E402
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")

@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from archive_parsers.x_text import parse_iso_utc
-from engage.review_store import Candidate, Conflict, ReviewStore, iso_z
+from engage.review.store import Candidate, Conflict, ReviewStore, iso_z
 from engage.stats import wilson
 
 ACTIONS = ("approve", "reject", "skip", "undo")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engage.sample_archive import write_sample_archive
+from engage.simulation.sample_archive import write_sample_archive
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -95,8 +95,8 @@ def run_engage(*args: str, cwd: Path | None = None, timeout: int = 300) -> subpr
 @pytest.fixture(scope="session")
 def tiny_base(tmp_path_factory, sample_2024):
     """A dataset folder built from the 2024 sample and the tiny model trained on its text."""
-    from engage.build import BuildSettings, build_dataset
-    from engage.tiny_model import build_tiny_model, dataset_texts
+    from engage.dataset.build import BuildSettings, build_dataset
+    from engage.training.tiny_model import build_tiny_model, dataset_texts
 
     base = tmp_path_factory.mktemp("tiny")
     data = base / "data"
@@ -110,7 +110,7 @@ def tiny_llama(tiny_base):
     import torch
     from transformers import AutoTokenizer
 
-    from engage.tiny_model import save_random_llama
+    from engage.training.tiny_model import save_random_llama
 
     data, mistral = tiny_base
     torch.manual_seed(0)

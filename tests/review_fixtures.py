@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engage.post_flags import flag_post
-from engage.review_store import NewCandidate, ReviewStore
+from engage.review.post_flags import flag_post
+from engage.review.store import NewCandidate, ReviewStore
 
 
 def candidate(text: str, **nearest) -> NewCandidate:

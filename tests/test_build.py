@@ -10,9 +10,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from engage.build import BuildSettings, build_dataset
+from engage.dataset.build import BuildSettings, build_dataset
+from engage.dataset.pairing import PairRule
 from engage.errors import UserError
-from engage.pairing import PairRule
 
 
 def rows(path: Path) -> list[dict]:
@@ -170,24 +170,24 @@ def test_force_never_replaces_a_folder_engage_did_not_write(sample_2024, tmp_pat
 
 
 def test_an_interrupted_run_leaves_nothing_that_looks_complete(sample_2024, tmp_path, monkeypatch):
-    import engage.build
+    import engage.dataset.build
 
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(engage.build, "write_posts_table", boom)
+    monkeypatch.setattr(engage.dataset.build, "write_posts_table", boom)
     with pytest.raises(KeyboardInterrupt):
         build_dataset(sample_2024[0], tmp_path / "out", BuildSettings())
     assert list(tmp_path.iterdir()) == []
 
 
 def test_an_interrupted_force_run_keeps_the_previous_output(sample_2024, tmp_path, monkeypatch):
-    import engage.build
+    import engage.dataset.build
 
     out = tmp_path / "out"
     build_dataset(sample_2024[0], out, BuildSettings())
     before = (out / "stats.json").read_text()
-    monkeypatch.setattr(engage.build, "write_card", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(engage.dataset.build, "write_card", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
     with pytest.raises(KeyboardInterrupt):
         build_dataset(sample_2024[0], out, BuildSettings(top_fraction=0.3), force=True)
     assert (out / "stats.json").read_text() == before
@@ -229,10 +229,10 @@ def test_a_damaged_part_stops_the_parallel_read_with_one_error(tmp_path, monkeyp
 
 @pytest.mark.parametrize("fmt", ["text", "chat"])
 def test_dpo_rows_are_the_same_whatever_the_batch_size(sample_2024, tmp_path, monkeypatch, fmt):
-    import engage.dataset_files
+    import engage.dataset.files
 
     build_dataset(sample_2024[0], tmp_path / "big", BuildSettings(format=fmt))
-    monkeypatch.setattr(engage.dataset_files, "DPO_BATCH", 7)
+    monkeypatch.setattr(engage.dataset.files, "DPO_BATCH", 7)
     build_dataset(sample_2024[0], tmp_path / "small", BuildSettings(format=fmt))
     for split in ("train", "test"):
         big = (tmp_path / "big" / "dpo" / f"{split}.jsonl").read_bytes()
@@ -245,7 +245,7 @@ def test_dpo_rows_are_the_same_whatever_the_batch_size(sample_2024, tmp_path, mo
 @pytest.fixture(scope="module")
 def small_account(tmp_path_factory):
     """A 300-post account whose posts mostly get 0-5 likes."""
-    from engage.sample_archive import write_sample_archive
+    from engage.simulation.sample_archive import write_sample_archive
 
     path = tmp_path_factory.mktemp("small") / "small.zip"
     truth = write_sample_archive(path, posts=300, seed=1)
@@ -263,7 +263,7 @@ def test_small_account_is_low_engagement_with_threads_and_mid_text_links(small_a
 
 
 def test_pairs_from_a_small_account_carry_evidence(small_account, tmp_path):
-    from engage.evidence import binomial_upper_tail
+    from engage.dataset.evidence import binomial_upper_tail
 
     out = tmp_path / "out"
     stats = build_dataset(small_account[0], out, BuildSettings(pairs=PairRule(adjust="none")))
@@ -308,8 +308,8 @@ def test_small_sets_warn_with_a_what_if_table_that_real_builds_confirm(small_acc
 
 
 def test_big_sets_give_no_small_set_warning(tmp_path):
-    from engage.sample_archive import write_sample_archive
-    from engage.what_if import SMALL_DPO_TRAIN, SMALL_SFT_TRAIN
+    from engage.dataset.what_if import SMALL_DPO_TRAIN, SMALL_SFT_TRAIN
+    from engage.simulation.sample_archive import write_sample_archive
 
     archive = tmp_path / "big.zip"
     write_sample_archive(archive, posts=2500, seed=2)
@@ -369,7 +369,7 @@ def test_the_card_names_a_lean_to_recent_or_older_years_only_when_the_data_shows
 
 @pytest.mark.parametrize("kind", ["dpo", "sft"])
 def test_an_empty_train_split_names_the_looser_settings(tmp_path, kind):
-    from engage.training import load_splits
+    from engage.training.inputs import load_splits
 
     folder = tmp_path / kind
     folder.mkdir()

@@ -197,7 +197,7 @@ def test_ctrl_c_mid_build_says_one_line_and_leaves_nothing(sample_2024, tmp_path
     script = (
         "import os, signal, sys\n"
         "signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even if started with SIGINT ignored\n"
-        "import engage.rules as b  # where build-dataset pairs posts\n"
+        "import engage.dataset.rules as b  # where build-dataset pairs posts\n"
         "real = b.find_pairs\n"
         "def interrupted(*a, **k):\n"
         "    os.kill(os.getpid(), signal.SIGINT)\n"
@@ -220,8 +220,8 @@ def test_ctrl_c_mid_build_says_one_line_and_leaves_nothing(sample_2024, tmp_path
 
 @pytest.fixture(scope="module")
 def small_dataset(tmp_path_factory):
-    from engage.build import BuildSettings, build_dataset
-    from engage.sample_archive import write_sample_archive
+    from engage.dataset.build import BuildSettings, build_dataset
+    from engage.simulation.sample_archive import write_sample_archive
 
     base = tmp_path_factory.mktemp("small")
     write_sample_archive(base / "a.zip", posts=400, seed=5)
@@ -362,7 +362,7 @@ def test_read_only_commands_never_create_or_change_a_store(command, tmp_path):
 
 def test_the_review_app_refuses_a_file_that_is_not_a_store(tmp_path):
     from engage.errors import UserError
-    from engage.review_store import ReviewStore
+    from engage.review.store import ReviewStore
 
     empty = tmp_path / "empty.db"
     empty.write_bytes(b"")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from engage.build import BuildSettings, build_dataset
+from engage.dataset.build import BuildSettings, build_dataset
 
 datasets = pytest.importorskip("datasets")
 

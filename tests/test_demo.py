@@ -8,7 +8,7 @@ import subprocess
 
 from conftest import REPO
 
-from engage.review_store import ReviewStore
+from engage.review.store import ReviewStore
 
 
 def test_headless_demo_runs_the_whole_kit(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engage.dpo_batches import padding_cost, pair_lengths
+from engage.training.dpo_batches import padding_cost, pair_lengths
 
 ids = st.lists(st.integers(min_value=3, max_value=90), min_size=0, max_size=40)
 pairs = st.lists(st.tuples(ids, ids, ids), min_size=1, max_size=60)
@@ -53,8 +53,8 @@ def test_the_dpo_recipe_batches_pairs_of_similar_length(tiny_base, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig
 
-    from engage.dpo_batches import LengthGroupedDPOTrainer
-    from engage.training import load_splits
+    from engage.training.dpo_batches import LengthGroupedDPOTrainer
+    from engage.training.inputs import load_splits
 
     data, model_dir = tiny_base
     dataset = load_splits(str(data), "dpo")["train"]

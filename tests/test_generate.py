@@ -12,9 +12,9 @@ from conftest import run_engage
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engage.near_copy import NearCopyIndex
-from engage.post_flags import X_LIMIT, find_urls, flag_post, weighted_length
-from engage.review_store import ReviewStore
+from engage.review.near_copy import NearCopyIndex
+from engage.review.post_flags import X_LIMIT, find_urls, flag_post, weighted_length
+from engage.review.store import ReviewStore
 
 
 def test_generate_stores_candidates_with_their_origin_and_flags(tiny_adapter, tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engage.post_flags import V3, X_LIMIT, flag_post, weighted_length
+from engage.review.post_flags import V3, X_LIMIT, flag_post, weighted_length
 
 DATA = Path(__file__).parent / "data" / "twitter-text"
 CASES = yaml.safe_load((DATA / "validate.yml").read_text(encoding="utf-8"))["tests"]

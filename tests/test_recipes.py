@@ -92,7 +92,7 @@ def test_sft_saves_a_4bit_qlora_adapter_that_peft_loads(trained, tmp_path, monke
 def test_the_model_card_carries_hub_metadata(trained):
     from huggingface_hub import ModelCard
 
-    from engage.model_card import hub_id
+    from engage.training.model_card import hub_id
 
     _, _, model, sft = trained
     card = ModelCard.load(sft / "README.md")
@@ -116,7 +116,7 @@ def test_dpo_continues_the_sft_adapter_with_sft_as_reference(trained, tmp_path):
     a, b = adapter_tensors(sft), adapter_tensors(frozen)
     assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
     metrics = json.loads((frozen / "eval_results.json").read_text())
-    # Policy and reference are the same weights in the same dtype (engage.qlora.match_reference_dtype), so the same
+    # Policy and reference are the same weights in the same dtype (engage.training.qlora.match_reference_dtype), so the same
     # arithmetic: a reward is beta x (policy - reference) summed log-probs, and all that may differ is the
     # float32 order of summing <= 160 per-token log-probs of the 512-token vocabulary (|sum| <= ~1000,
     # eps 1.2e-7): beta 0.1 x 1.2e-4 = 1.2e-5. A bare-base reference puts rewards near 0.1 here, and a
@@ -228,7 +228,7 @@ def test_the_smollm2_configs_train_a_llama_model_that_engage_generate_samples(ti
     architecture (Llama, tied embeddings), then candidates from the DPO adapter into a store."""
     from conftest import run_engage
 
-    from engage.review_store import ReviewStore
+    from engage.review.store import ReviewStore
 
     data, model = tiny_llama
     common = ["--model_name_or_path", model, "--dataset_dir", data, "--max_steps", 2, "--logging_steps", 1]
@@ -308,7 +308,7 @@ def test_the_accelerate_configs_follow_the_fsdp_qlora_guides():
 def test_chat_rows_with_a_model_that_has_no_chat_template_are_one_line(tiny_base, sample_2024, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from engage.build import BuildSettings, build_dataset
+    from engage.dataset.build import BuildSettings, build_dataset
 
     _, model = tiny_base
     data = tmp_path / "chat"
@@ -341,10 +341,12 @@ def test_every_recipe_config_parses_with_no_unknown_key(path):
     import torch
     from trl import DPOConfig, ModelConfig, SFTConfig, TrlParser
 
-    from engage.training import DPODataArguments, SFTDataArguments
+    from engage.training.recipe import DPOScriptArguments, SFTScriptArguments
 
     kind = Path(path).stem.split("-")[0]  # sft.yaml, sft-gpu.yaml
-    types = (SFTDataArguments, SFTConfig, ModelConfig) if kind == "sft" else (DPODataArguments, DPOConfig, ModelConfig)
+    types = (
+        (SFTScriptArguments, SFTConfig, ModelConfig) if kind == "sft" else (DPOScriptArguments, DPOConfig, ModelConfig)
+    )
     parser = TrlParser(types)
     no_gpu = (
         [] if torch.cuda.is_available() else ["--bf16", "false", "--use_cpu", "true"]

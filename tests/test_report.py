@@ -11,7 +11,7 @@ import pytest
 from conftest import js, manifest, run_engage, tweet, write_zip
 from review_fixtures import make_store, score_bound
 
-from engage.review_store import ReviewStore
+from engage.review.store import ReviewStore
 from engage.stats import fisher_exact, fisher_power, n_for_one_proportion, n_for_two_proportions, sign_power, sign_test
 
 

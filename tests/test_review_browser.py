@@ -16,7 +16,7 @@ import pytest
 from conftest import REPO
 from review_fixtures import make_store
 
-from engage.review_store import ReviewStore
+from engage.review.store import ReviewStore
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -9,7 +9,7 @@ import pytest
 from conftest import run_engage
 from review_fixtures import make_store, score_bound
 
-from engage.review_store import ReviewStore
+from engage.review.store import ReviewStore
 from engage.stats import wilson
 from review_app import handlers
 

@@ -14,7 +14,7 @@ import pytest
 from review_fixtures import candidate, make_store
 
 from engage.errors import UserError
-from engage.review_store import DECISION_EVENTS, SCHEMA_VERSION, Conflict, ReviewStore, post_id_from_ref
+from engage.review.store import DECISION_EVENTS, SCHEMA_VERSION, Conflict, ReviewStore, post_id_from_ref
 
 
 def test_exact_duplicates_are_stored_once(tmp_path):
@@ -192,7 +192,7 @@ def test_schema_is_versioned_and_checked(tmp_path):
 WRITER = textwrap.dedent(
     """
     import sys
-    from engage.review_store import ReviewStore
+    from engage.review.store import ReviewStore
     store = ReviewStore(sys.argv[1])
     while True:
         c = store.next_pending()

@@ -9,13 +9,13 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engage.baseline import hour_effect, rolling_median
+from engage.dataset.baseline import hour_effect, rolling_median
+from engage.dataset.evidence import binomial_upper_tail, noise_p_values
+from engage.dataset.formats import apply_links
+from engage.dataset.pairing import find_pairs
+from engage.dataset.selection import top_fraction
+from engage.dataset.splits import split_cutoff
 from engage.durations import format_duration, parse_duration
-from engage.evidence import binomial_upper_tail, noise_p_values
-from engage.formats import apply_links
-from engage.pairing import find_pairs
-from engage.selection import top_fraction
-from engage.splits import split_cutoff
 
 posts_strategy = st.lists(
     st.tuples(
@@ -301,7 +301,7 @@ def test_thread_continuations_never_pair_with_standalone_posts(rows):
     from datetime import datetime, timezone
 
     from archive_parsers.post import ORIGINAL, THREAD, Post
-    from engage.rules import match_groups
+    from engage.dataset.rules import match_groups
 
     posts = [
         Post(str(i), datetime.fromtimestamp(t, timezone.utc), f"text {i}", s, 0, THREAD if th else ORIGINAL)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from review_fixtures import make_store
 
 from archive_parsers import read_posts
-from engage.simulated_audience import BAIT, SLOTS, SimulatedOwner, is_bait, phrases_found, word_quality
+from engage.simulation.audience import BAIT, SLOTS, SimulatedOwner, is_bait, phrases_found, word_quality
 
 HONEST = [(slot, p, e) for slot, phrases in SLOTS.items() if slot != "bait" for p, e in phrases if p]
 
@@ -102,18 +102,3 @@ def test_the_owner_reviews_through_the_store_as_a_person_would(tmp_path):
         assert store.count("pending") == 0
         assert by_text["Quick tip: SQL is underrated. " * 12].flags["too_long"]
         assert store.get(by_text["Quick tip: SQL is underrated. " * 12].id).status == "rejected"
-
-
-def test_the_real_path_never_imports_the_simulated_audience():
-    """Only benchmarks, tests and the sample archive (a demo tool) use it."""
-    import pathlib
-
-    root = pathlib.Path(__file__).resolve().parents[1]
-    allowed = {"sample_archive.py", "simulated_audience.py"}
-    users = [
-        p.relative_to(root).as_posix()
-        for folder in ("engage", "archive_parsers", "review_app", "recipes")
-        for p in (root / folder).rglob("*.py")
-        if p.name not in allowed and "simulated_audience" in p.read_text(encoding="utf-8")
-    ]
-    assert users == []

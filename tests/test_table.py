@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from archive_parsers import ArchiveError, read_posts
-from engage.build import BuildSettings, build_dataset
+from engage.dataset.build import BuildSettings, build_dataset
 
 ROWS = [
     {

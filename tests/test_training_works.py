@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from conftest import REPO, run_engage
 
-from engage.review_store import ReviewStore
-from engage.simulated_audience import word_quality
+from engage.review.store import ReviewStore
+from engage.simulation.audience import word_quality
 from engage.stats import wilson
 
 

@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from engage.build import BuildSettings, build_dataset
-from engage.tiny_model import build_tiny_model
+from engage.dataset.build import BuildSettings, build_dataset
+from engage.training.tiny_model import build_tiny_model
 
 pytest.importorskip("trl")
 

@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from engage.errors import UserError
-from engage.near_copy import DEFAULT_THRESHOLD, NearCopyIndex
-from engage.post_flags import X_LIMIT, flag_post
 from engage.progress import Progress
-from engage.review_store import NewCandidate, ReviewStore
+from engage.review.near_copy import DEFAULT_THRESHOLD, NearCopyIndex
+from engage.review.post_flags import X_LIMIT, flag_post
+from engage.review.store import NewCandidate, ReviewStore
 
 MAX_DRAWS_PER_CANDIDATE = 4  # give up on new candidates after n x this many samples (all duplicates)
 

@@ -5,7 +5,7 @@ time of day and day of week, so when one clearly beat the other the difference i
 words. Options narrow what else could explain it: ``match`` pairs only posts alike in media,
 links and quoting; ``adjust=hour`` compares scores after taking out the owner's own
 hour-of-day effect; ``evidence`` drops pairs whose lead is likely noise at their counts
-(engage.evidence).
+(engage.dataset.evidence).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import numpy as np
 
-from engage.evidence import DEFAULT_ALPHA, noise_p_values
+from engage.dataset.evidence import DEFAULT_ALPHA, noise_p_values
 
 MATCH_FIELDS = ("media", "link", "quote", "lang")
 ADJUSTMENTS = ("none", "hour")

@@ -12,7 +12,7 @@ phrases found in it (found case-insensitively, as whole words). A slot with no p
 nothing, so a post with none of the phrases scores 0, and repeating or piling up phrases of one
 slot does not raise the score. In the sample archive a post's expected engagement is
 proportional to ``exp(1.2 × quality)`` times audience size, hour, weekday, picture and link
-effects (``engage.sample_archive``). The tables were written once by hand, before any model was
+effects (``engage.simulation.sample_archive``). The tables were written once by hand, before any model was
 trained on the archive; they are not fitted to any model's output.
 
 **Engagement bait.** The ``BAIT`` phrases ("RT if you agree.", "Prove me wrong.", …) ask for
@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from engage.report import BAIT_LABEL
+from engage.review.store import BAIT_LABEL
 
 # Phrases and their effect on engagement (log scale), by slot.
 OPENERS = [

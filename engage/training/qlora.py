@@ -144,3 +144,15 @@ def check_fsdp_qlora(model_args) -> None:
             f"FSDP with a 4-bit base needs bnb_4bit_quant_storage equal to dtype ({dtype}), not {storage}: "
             f"set bnb_4bit_quant_storage: {dtype} in the recipe config"
         )
+
+
+def load_policy_from_sft(adapter: Path, model_args, training_args):
+    """The base model (4-bit when asked) with the SFT adapter loaded as the trainable ``default`` adapter.
+
+    Given a PeftModel with a pretrained adapter, TRL's DPOTrainer copies it into a frozen ``ref``
+    adapter and uses that as the reference policy: the reference is the SFT policy, not the bare
+    base model.
+    """
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(load_base_model(model_args, training_args), str(adapter), is_trainable=True)

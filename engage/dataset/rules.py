@@ -2,7 +2,7 @@
 
 ``apply_rules`` is the one place they run; ``engage build-dataset`` calls it once for the
 datasets it writes and again, on the same posts, for each looser setting of the small-archive
-what-if table (engage.what_if).
+what-if table (engage.dataset.what_if).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from datetime import datetime
 import numpy as np
 
 from archive_parsers.post import THREAD, Post
-from engage.baseline import hour_effect, relative_log_score
-from engage.pairing import PairRule, Pairs, find_pairs
-from engage.scoring import EligibilityRule
-from engage.selection import top_fraction
-from engage.splits import split_cutoff
+from engage.dataset.baseline import hour_effect, relative_log_score
+from engage.dataset.pairing import PairRule, Pairs, find_pairs
+from engage.dataset.scoring import EligibilityRule
+from engage.dataset.selection import top_fraction
+from engage.dataset.splits import split_cutoff
 
 
 @dataclass

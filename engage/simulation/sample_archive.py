@@ -2,7 +2,7 @@
 
 Engagement depends on the words, on the audience, which grows over the years, on the hour of
 day and day of week, and on pictures and links, as on a real account. The words' effect is the
-simulated audience's taste (``engage.simulated_audience.word_quality``: a documented function of
+simulated audience's taste (``engage.simulation.audience.word_quality``: a documented function of
 the text that scores any post, generated ones too), engagement bait included: the owner ends
 some posts with bait, and the audience rewards it. The word quality of every post is returned so
 that tests and benchmarks can check how well the DPO pairs pick the better-worded post.
@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from archive_parsers.x_text import SNOWFLAKE_EPOCH_MS
-from engage.simulated_audience import BAIT, BAIT_RATE, CLAIMS, CLOSERS, EXTRAS, OPENERS, TOPICS, word_quality
+from engage.simulation.audience import BAIT, BAIT_RATE, CLAIMS, CLOSERS, EXTRAS, OPENERS, TOPICS, word_quality
 
 ERAS = ("2019", "2021", "2024")
 _GENERATED = {"2019": datetime(2019, 6, 3, 9, 12, 5, tzinfo=timezone.utc),
@@ -96,7 +96,7 @@ class _Gen:
         return str(_snowflake(dt, self.seq * 7 + 3))
 
     def words(self) -> tuple[str, float]:
-        """A post's words and their quality, as the simulated audience scores them (engage.simulated_audience)."""
+        """A post's words and their quality, as the simulated audience scores them (engage.simulation.audience)."""
         parts = [self.pick(OPENERS), self.pick(TOPICS), self.pick(CLAIMS), self.pick(EXTRAS), self.pick(CLOSERS)]
         topic = parts[1][0]
         sentence = f"{parts[0][0]} {topic} {parts[2][0]}.".strip()

@@ -13,11 +13,9 @@ import numpy as np
 
 from archive_parsers import ArchiveData, read_posts
 from engage import __version__
-from engage.card import write_card
-from engage.dataset_files import write_dpo, write_posts_table, write_sft
-from engage.durations import format_duration
-from engage.errors import UserError
-from engage.formats import (
+from engage.dataset.card import write_card
+from engage.dataset.files import write_dpo, write_posts_table, write_sft
+from engage.dataset.formats import (
     DEFAULT_LINK_PLACEHOLDER,
     DEFAULT_PROMPT,
     FORMATS,
@@ -27,14 +25,16 @@ from engage.formats import (
     prompt_fields,
     render_prompt,
 )
+from engage.dataset.pairing import ADJUSTMENTS, MATCH_FIELDS, PairRule, Pairs
+from engage.dataset.rules import ScoredPosts, Selection, apply_rules, engagement_events
+from engage.dataset.scoring import LIKE_WEIGHT, MIN_AGE, REASONS, REPOST_WEIGHT, EligibilityRule, engagement_scores
+from engage.dataset.selection import RANKS
+from engage.dataset.what_if import advice_line, small_sets, what_if_table
+from engage.durations import format_duration
+from engage.errors import UserError
 from engage.output import staged_folder
-from engage.pairing import ADJUSTMENTS, MATCH_FIELDS, PairRule, Pairs
 from engage.progress import Progress
-from engage.rules import ScoredPosts, Selection, apply_rules, engagement_events
-from engage.scoring import LIKE_WEIGHT, MIN_AGE, REASONS, REPOST_WEIGHT, EligibilityRule, engagement_scores
-from engage.selection import RANKS
 from engage.stats import sign_test
-from engage.what_if import advice_line, small_sets, what_if_table
 
 
 @dataclass(frozen=True)

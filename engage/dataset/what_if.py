@@ -1,6 +1,6 @@
 """Small-archive advice: when the SFT or DPO sets are small, what each looser setting would give.
 
-The table is computed, not estimated: each row runs the same data rules (engage.rules) on the
+The table is computed, not estimated: each row runs the same data rules (engage.dataset.rules) on the
 same posts with one setting loosened. It runs only when a set is small, so a big archive's build
 pays nothing for it.
 """
@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engage.dataset.evidence import OFF
 from engage.durations import format_duration
-from engage.evidence import OFF
 
 if TYPE_CHECKING:
-    from engage.build import BuildSettings
-    from engage.rules import ScoredPosts
+    from engage.dataset.build import BuildSettings
+    from engage.dataset.rules import ScoredPosts
 
 # Below these many training rows a set is small: a LoRA fine-tune on fewer than ~100 SFT examples
 # learns little of a voice, and fewer than ~100 preference pairs barely move a DPO policy.

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from engage.formats import dpo_row, sft_row
+from engage.dataset.formats import dpo_row, sft_row
 
 
 def write_sft(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from engage.errors import NothingYet, UserError
 from engage.output import temp_file_beside
-from engage.review_store import ReviewStore
+from engage.review.store import ReviewStore
 
 DEFAULT_DISCLOSURE = "(AI-generated)"
 FIELDS = ("id", "text", "model_label", "decided_at", "edited", "published_ref")

@@ -22,10 +22,11 @@ from engage.errors import UserError
 
 APPLICATION_ID = 0x656E6761  # "enga": marks the file as an engage review store
 SCHEMA_VERSION = 1
+BAIT_LABEL = "engagement bait"  # engage report gives its rate per model
 DEFAULT_LABELS = (
     "on-brand",
     "funny",
-    "engagement bait",
+    BAIT_LABEL,
     "off-brand",
     "factually wrong",
     "offensive",

@@ -21,10 +21,10 @@ from pathlib import Path
 from engage import __version__
 from engage.errors import NothingYet, UserError
 from engage.output import staged_folder
-from engage.review_store import ReviewStore
+from engage.review.store import BAIT_LABEL, ReviewStore
 
 MAX_PAIRS_PER_CANDIDATE = 5
-NEGATIVE_LABELS = ("engagement bait", "offensive", "factually wrong")
+NEGATIVE_LABELS = (BAIT_LABEL, "offensive", "factually wrong")
 
 
 def _split(rows: list[dict], test_fraction: float) -> tuple[list[dict], list[dict]]:
