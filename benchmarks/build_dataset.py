@@ -84,11 +84,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         archive = args.archive
         if archive is None:
-            from engage.simulation.sample_archive import write_sample_archive
-
             archive = Path(tmp, "sample.zip")
             t = time.perf_counter()
-            write_sample_archive(archive, posts=args.posts, seed=0)
+            # In its own process: Linux carries a parent's peak resident memory into the ru_maxrss of the
+            # children it starts, so writing the archive in this process would inflate every reading below.
+            subprocess.run(
+                [sys.executable, "-m", "engage", "sample-archive", str(archive), "--posts", str(args.posts)],
+                check=True,
+            )
             print(
                 f"sample archive: {args.posts} posts, {archive.stat().st_size / 1e6:.1f} MB zipped ({time.perf_counter() - t:.1f}s to write)"
             )
