@@ -1,4 +1,4 @@
-"""A run's start, before anything heavy loads: the checks that the config can run on this machine
+"""A run's start, before any model loads: the checks that the config can run on this machine
 and launcher, the token count set to real (non-padding) tokens, a local base model's path made
 absolute, and where training starts (a checkpoint to resume from, or none)."""
 
