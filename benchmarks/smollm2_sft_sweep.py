@@ -24,6 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from engage.review.store import ReviewStore  # noqa: E402
 from engage.stats import wilson  # noqa: E402
 
 
@@ -91,10 +92,7 @@ def main() -> None:
     for label, source in runs:
         run([*engage, "generate", *source, "--dataset_dir", args.dataset_dir, "--label", label, "--n", args.n,
              "--store", store, "--quiet"], env)  # fmt: skip
-    sys.path.insert(0, str(REPO))
-    from engage.review.store import ReviewStore
-
-    with ReviewStore(store) as s:
+    with ReviewStore(store, readonly=True) as s:
         cands = s.candidates()
     by_label: dict[str, list] = {}
     for c in cands:

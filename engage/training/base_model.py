@@ -121,7 +121,6 @@ def load_gguf(path: Path, dtype: str = DEFAULT_DTYPE):
 def write_base_model(name: str, out: Path, force: bool = False, dtype: str = DEFAULT_DTYPE) -> dict:
     """Convert the named base model into ``out`` (written whole or not at all); its record."""
     import hashlib
-    from importlib.metadata import PackageNotFoundError, version
 
     if name not in BASE_MODELS:
         raise UserError(f"unknown base model {name!r}; choose one of {', '.join(BASE_MODELS)}")
@@ -147,7 +146,7 @@ def write_base_model(name: str, out: Path, force: bool = False, dtype: str = DEF
             "license": model_info.license,
             "source": {
                 "distribution": model_info.distribution,
-                "version": _version(model_info.distribution, PackageNotFoundError, version),
+                "version": _installed_version(model_info.distribution),
                 "file": model_info.file,
                 "sha256": sha.hexdigest(),
             },
@@ -159,8 +158,10 @@ def write_base_model(name: str, out: Path, force: bool = False, dtype: str = DEF
     return record
 
 
-def _version(name: str, missing, version) -> str | None:
+def _installed_version(distribution: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
-        return version(name)
-    except missing:
+        return version(distribution)
+    except PackageNotFoundError:
         return None
